@@ -1,0 +1,40 @@
+"""The exception root of job problems, split by what the worker should do about them.
+
+Row problems are never exceptions: they are `RowResult` data. A job problem is either
+permanent (a bad request or a bad file: the job fails at once with this message, which a
+teacher can act on) or transient (a service did not answer: the job is retried with backoff).
+An exception's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+
+class JobError(Exception):
+    """The job could not be run."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class PermanentJobError(JobError):
+    """The job cannot succeed as asked; running it again would not help."""
+
+
+class RequestRefused(PermanentJobError):
+    """The request is not allowed or names something that does not exist."""
+
+
+class TransientJobError(JobError):
+    """A service the job needs did not answer; the job will be tried again."""
+
+
+class JobCancelled(JobError):
+    """The job was cancelled."""
+
+
+class FileRefused(PermanentJobError):
+    """The file cannot be imported as it is."""

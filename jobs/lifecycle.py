@@ -1,0 +1,193 @@
+"""The job lifecycle: create, claim, report progress, finish, cancel.
+
+Delivery is at least once, so `run_job` is safe to call for the same job any number of
+times: a finished job is skipped; every delivery counts an attempt first, so a message that
+kills its worker each time (a SIGKILL does not count as a dramatiq retry) ends `failed` after
+`max_attempts` deliveries instead of looping; a transient fault puts the job back to
+`queued` and re-raises for the broker to retry with backoff, until the attempts run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
+from jobs.faults import as_transient
+from schemas.jobs import JobKind, JobStatus
+from schemas.scope import Scope
+from storage import job_records
+from storage.db import unit_of_work
+from storage.models import Job, utcnow
+from storage.objects import ObjectStore
+
+log = structlog.get_logger("rosterjobs.jobs")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a pipeline needs from its worker: sessions, object storage and limits."""
+
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    link_ttl: int = 900
+    max_attempts: int = 5
+    batch_rows: int = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a pipeline reports back when it ran to its end."""
+
+    status: JobStatus
+    counts: dict[str, int] = field(default_factory=dict)
+    result_key: str | None = None
+    error_report_key: str | None = None
+    warnings: dict[str, Any] = field(default_factory=dict)
+
+
+Pipeline = Callable[[JobContext, Job], Outcome]
+
+
+def create_job(
+    session: Session,
+    *,
+    kind: JobKind,
+    entity: str,
+    scope: Scope,
+    options: dict[str, Any],
+    dry_run: bool = False,
+    status: JobStatus = JobStatus.QUEUED,
+) -> Job:
+    job = Job(
+        kind=kind.value,
+        entity=entity,
+        district_id=scope.district_id,
+        requested_by_id=scope.educator_id,
+        requested_by=scope.username,
+        status=status.value,
+        dry_run=dry_run,
+        options=options,
+        counts={},
+        warnings={},
+        processed=0,
+        attempts=0,
+        checkpoint=0,
+        cancel_requested=False,
+        created_at=utcnow(),
+        queued_at=utcnow() if status is JobStatus.QUEUED else None,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def run_job(ctx: JobContext, job_id: str, pipeline: Pipeline) -> None:
+    """Run one delivery of a job's message: claim it, run `pipeline`, record the outcome."""
+    job = claim(ctx, job_id)
+    if job is None:
+        return
+    structlog.contextvars.bind_contextvars(
+        job_id=job.id, kind=job.kind, district_id=job.district_id, attempt=job.attempts
+    )
+    log.info(f"{job.kind}.started", entity=job.entity)
+    try:
+        outcome = pipeline(ctx, job)
+    except JobCancelled:
+        _finish(ctx, job_id, Outcome(JobStatus.CANCELLED), error="Cancelled at the user's request.")
+    except PermanentJobError as err:
+        _finish(ctx, job_id, Outcome(JobStatus.FAILED), error=err.message)
+    except Exception as err:
+        _after_fault(ctx, job, as_transient(err))
+    else:
+        _finish(ctx, job_id, outcome)
+
+
+def claim(ctx: JobContext, job_id: str) -> Job | None:
+    """Mark the job running and count the attempt; None when there is nothing to run."""
+    with unit_of_work(ctx.sessions) as session:
+        job = job_records.get_for_update(session, job_id)
+        if job is None:
+            log.warning("job.unknown", job_id=job_id)
+            return None
+        status = JobStatus(job.status)
+        if status.finished or status is JobStatus.AWAITING_UPLOAD:
+            log.info("job.skipped", job_id=job_id, status=job.status)
+            return None
+        if job.cancel_requested:
+            _set_finished(job, JobStatus.CANCELLED, "Cancelled before it started.")
+            return None
+        job.attempts += 1
+        if job.attempts > ctx.max_attempts:
+            _set_finished(job, JobStatus.FAILED, _gave_up(job.attempts - 1, job.error))
+            log.error("job.gave_up", job_id=job_id, attempts=job.attempts - 1)
+            return None
+        job.status = JobStatus.RUNNING.value
+        job.started_at = job.started_at or utcnow()
+        job.heartbeat_at = utcnow()
+        return job
+
+
+def report_progress(
+    ctx: JobContext, job_id: str, *, processed: int, total: int | None = None
+) -> None:
+    """Store progress in its own short transaction; raise JobCancelled if asked to stop."""
+    with unit_of_work(ctx.sessions) as session:
+        cancel = job_records.record_progress(session, job_id, processed=processed, total=total)
+    if cancel:
+        raise JobCancelled()
+
+
+def request_cancel(session: Session, job: Job) -> bool:
+    """Cancel a job: a queued one never runs, a running one stops at its next batch.
+
+    Answers False when the job had already finished.
+    """
+    status = JobStatus(job.status)
+    if status.finished:
+        return False
+    job.cancel_requested = True
+    if status in (JobStatus.QUEUED, JobStatus.AWAITING_UPLOAD):
+        _set_finished(job, JobStatus.CANCELLED, "Cancelled before it started.")
+    return True
+
+
+def _after_fault(ctx: JobContext, job: Job, fault: TransientJobError) -> None:
+    if job.attempts >= ctx.max_attempts:
+        _finish(ctx, job.id, Outcome(JobStatus.FAILED), error=_gave_up(job.attempts, fault.message))
+        return
+    with unit_of_work(ctx.sessions) as session:
+        record = job_records.get(session, job.id)
+        if record is not None:
+            record.status = JobStatus.QUEUED.value
+            record.error = f"{fault.message} (attempt {job.attempts}; retrying)"
+    log.warning("job.retry_scheduled", error=fault.message)
+    raise fault
+
+
+def _gave_up(attempts: int, last_error: str | None) -> str:
+    reason = f" Last error: {last_error}" if last_error else ""
+    return f"Stopped after {attempts} attempts that did not finish.{reason}"
+
+
+def _finish(ctx: JobContext, job_id: str, outcome: Outcome, *, error: str | None = None) -> None:
+    with unit_of_work(ctx.sessions) as session:
+        job = job_records.get(session, job_id)
+        if job is None:
+            return
+        job.counts = dict(outcome.counts)
+        job.warnings = dict(outcome.warnings) or job.warnings
+        job.result_key = outcome.result_key or job.result_key
+        job.error_report_key = outcome.error_report_key or job.error_report_key
+        _set_finished(job, outcome.status, error)
+    log.info(f"{job.kind}.finished", status=outcome.status.value, counts=outcome.counts)
+
+
+def _set_finished(job: Job, status: JobStatus, error: str | None) -> None:
+    job.status = status.value
+    job.error = error
+    job.finished_at = utcnow()

@@ -1,0 +1,173 @@
+"""Export requests: checked when they are made, and again when the job runs.
+
+`plan_export` turns a request (names, as a person typed them) into an `ExportPlan`
+(database ids, the requester's scope, the exact columns), or refuses it with one message
+that names the problem. `submit_export` refuses before any job exists, so a bad request
+never leaves a job behind; the worker plans again because the roster may have changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jobs.errors import RequestRefused
+from jobs.lifecycle import create_job
+from schemas.codecs import CellError, GradeCodec
+from schemas.columns import Column, Entity, UnknownColumns, select_columns
+from schemas.jobs import JobKind
+from schemas.products import Product
+from schemas.scope import Role, RosterFilter, Scope
+from storage import classes, districts, educators
+from storage.models import Job
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What the portal or the CLI asked for. `columns` None means every optional column."""
+
+    district: str
+    username: str
+    entity: str
+    columns: tuple[str, ...] | None = ()
+    grade: str | None = None
+    school: str | None = None
+    class_group: str | None = None
+    product: str | None = None
+    search: str | None = None
+    ids: tuple[int, ...] = ()
+
+    def options(self) -> dict[str, Any]:
+        """The request as stored in the job record (JSON)."""
+        values = asdict(self)
+        values["columns"] = None if self.columns is None else list(self.columns)
+        values["ids"] = list(self.ids)
+        return values
+
+    @classmethod
+    def from_job(cls, job: Job) -> ExportRequest:
+        values = dict(job.options)
+        columns = values.pop("columns", ())
+        ids = values.pop("ids", ())
+        return cls(
+            **values,
+            columns=None if columns is None else tuple(columns),
+            ids=tuple(int(i) for i in ids),
+        )
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    scope: Scope
+    entity: Entity
+    columns: tuple[Column, ...]
+    roster_filter: RosterFilter
+
+
+def submit_export(session: Session, request: ExportRequest) -> Job:
+    """Check the request and record a queued job (the caller commits, then enqueues)."""
+    plan = plan_export(session, request)
+    return create_job(
+        session,
+        kind=JobKind.EXPORT,
+        entity=plan.entity.value,
+        scope=plan.scope,
+        options=request.options(),
+    )
+
+
+def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
+    scope = resolve_scope(session, request.district, request.username)
+    entity = _entity(request.entity)
+    if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot export educators; ask an administrator.")
+    purchased = districts.purchased_products(session, scope.district_id)
+    try:
+        columns = select_columns(entity, request.columns, purchased)
+    except UnknownColumns as err:
+        raise RequestRefused(str(err)) from err
+    roster_filter = _roster_filter(session, request, entity, scope.district_id, purchased)
+    return ExportPlan(scope, entity, columns, roster_filter)
+
+
+def resolve_scope(session: Session, district_ref: str, username: str) -> Scope:
+    """The requesting educator's scope; the same refusal whether the district or the
+    educator is unknown, so a request cannot probe which districts exist."""
+    district = districts.find_district(session, district_ref)
+    educator = educators.find_educator(session, district.id, username) if district else None
+    if educator is None:
+        raise RequestRefused(f"No educator {username!r} in district {district_ref!r}.")
+    return educators.scope_of(session, educator)
+
+
+def _entity(name: str) -> Entity:
+    try:
+        return Entity(name.strip().lower())
+    except ValueError as err:
+        valid = ", ".join(entity.value for entity in Entity)
+        raise RequestRefused(f"Unknown entity {name!r}; choose one of: {valid}.") from err
+
+
+def _roster_filter(
+    session: Session,
+    request: ExportRequest,
+    entity: Entity,
+    district_id: int,
+    purchased: tuple[Product, ...],
+) -> RosterFilter:
+    _check_filters_apply(request, entity)
+    return RosterFilter(
+        grade=_grade(request.grade),
+        school_id=_school_id(session, district_id, request.school),
+        class_id=_class_id(session, district_id, request.class_group),
+        product=_product(request.product, purchased),
+        search=(request.search or "").strip() or None,
+        ids=request.ids,
+    )
+
+
+def _check_filters_apply(request: ExportRequest, entity: Entity) -> None:
+    if request.grade is not None and entity is not Entity.STUDENTS:
+        raise RequestRefused(f"The grade filter applies to students, not {entity.value}.")
+    if request.product is not None and entity is Entity.EDUCATORS:
+        raise RequestRefused("The product filter applies to students and classes/groups.")
+
+
+def _grade(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return GradeCodec().from_cell(value)
+    except CellError as err:
+        raise RequestRefused(f"Grade filter: {err.message}") from err
+
+
+def _school_id(session: Session, district_id: int, name: str | None) -> int | None:
+    if name is None:
+        return None
+    school = districts.find_school(session, district_id, name)
+    if school is None:
+        raise RequestRefused(f"No school named {name!r} in this district.")
+    return school.id
+
+
+def _class_id(session: Session, district_id: int, name: str | None) -> int | None:
+    if name is None:
+        return None
+    found = classes.find_class(session, district_id, name)
+    if found is None:
+        raise RequestRefused(f"No class/group named {name!r} in this district.")
+    return found.id
+
+
+def _product(name: str | None, purchased: tuple[Product, ...]) -> Product | None:
+    if name is None:
+        return None
+    wanted = name.strip().lower()
+    for product in purchased:
+        if wanted in (product.value.lower(), product.code):
+            return product
+    names = ", ".join(product.value for product in purchased) or "none"
+    raise RequestRefused(f"The district has no product {name!r}; it has: {names}.")

@@ -1,0 +1,57 @@
+"""The job object of DESIGN.md, as the CLI's `--json` and the HTTP API show it.
+
+Links are made fresh on every read, so they always have their full lifetime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from storage.models import Job
+from storage.objects import ObjectStore
+
+
+def job_object(job: Job, store: ObjectStore, *, link_ttl: int) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "entity": job.entity,
+        "district_id": job.district_id,
+        "requested_by": job.requested_by,
+        "status": job.status,
+        "dry_run": job.dry_run,
+        "progress": {"total": job.total, "processed": job.processed},
+        "counts": dict(job.counts or {}),
+        "warnings": dict(job.warnings or {}),
+        "result_url": _link(store, job.result_key, output_name(job, "result"), link_ttl),
+        "error_report_url": _link(
+            store, job.error_report_key, output_name(job, "errors"), link_ttl
+        ),
+        "error": job.error,
+        "attempts": job.attempts,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+    }
+
+
+def output_name(job: Job, which: str) -> str:
+    """The attachment filename of an output: `students-2026-11-28.csv` for an export,
+    `students-import-errors-2026-11-28.csv` for an import's errors file."""
+    day = f"{job.created_at:%Y-%m-%d}"
+    if job.kind == "export":
+        return f"{job.entity}-{day}.csv"
+    return f"{job.entity}-import-{which}-{day}.csv"
+
+
+def _link(store: ObjectStore, key: str | None, filename: str, ttl: int) -> str | None:
+    return store.download_url(key, filename=filename, ttl_seconds=ttl) if key else None
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.isoformat()

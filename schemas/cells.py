@@ -1,0 +1,35 @@
+"""Keeping spreadsheets from running exported cells as formulas, and undoing it on import.
+
+A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, tab or carriage return as a
+formula, even when the CSV quotes it. The export writes such a cell with a leading `'`, which
+spreadsheets show as plain text, and the import removes that `'` again, so a name such as
+`-Smith` survives the trip unchanged.
+
+The rule must be exactly reversible, also for values that already start with `'`: a run of
+leading quotes followed by a trigger character gets one more quote on export and loses one
+on import. So `unneutralise(neutralise(x)) == x` for every string `x`. Apply `neutralise` to
+the cell text a codec wrote, and `unneutralise` to the raw cell before a codec reads it.
+"""
+
+from __future__ import annotations
+
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+QUOTE = "'"
+
+
+def _starts_like_formula(cell: str) -> bool:
+    """True when the cell, after any leading quotes, starts with a formula trigger."""
+    unquoted = cell.lstrip(QUOTE)
+    return bool(unquoted) and unquoted[0] in FORMULA_TRIGGERS
+
+
+def neutralise(cell: str) -> str:
+    """The cell as the export writes it: with a leading `'` when a spreadsheet would run it."""
+    return QUOTE + cell if _starts_like_formula(cell) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """The cell as it was before `neutralise`: one leading `'` removed where one was added."""
+    if cell.startswith(QUOTE) and _starts_like_formula(cell):
+        return cell[1:]
+    return cell

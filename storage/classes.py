@@ -1,0 +1,118 @@
+"""Queries of classes/groups: lookup by name, scope, export filters and export rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from schemas.products import Product
+from schemas.scope import Role, RosterFilter, Scope
+from storage.listing import aggregated, contains, split_list, stream
+from storage.models import (
+    ClassEducator,
+    ClassGroup,
+    ClassProduct,
+    ClassStudent,
+    Educator,
+    School,
+    Student,
+)
+
+
+def find_class(session: Session, district_id: int, name: str) -> ClassGroup | None:
+    """A class/group of the district by name, case-insensitive."""
+    statement = select(ClassGroup).where(
+        ClassGroup.district_id == district_id, ClassGroup.name_key == name.strip().lower()
+    )
+    return session.scalars(statement).first()
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Classes the requester may see: the district's, their schools', or a teacher's own."""
+    if scope.role is Role.DISTRICT_ADMIN:
+        return true()
+    if scope.role is Role.SCHOOL_ADMIN:
+        return ClassGroup.school_id.in_(scope.school_ids)
+    return exists().where(
+        ClassEducator.class_id == ClassGroup.id, ClassEducator.educator_id == scope.educator_id
+    )
+
+
+def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if roster_filter.school_id is not None:
+        conditions.append(ClassGroup.school_id == roster_filter.school_id)
+    if roster_filter.class_id is not None:
+        conditions.append(ClassGroup.id == roster_filter.class_id)
+    if roster_filter.product is not None:
+        conditions.append(
+            exists().where(
+                ClassProduct.class_id == ClassGroup.id,
+                ClassProduct.product == roster_filter.product.code,
+            )
+        )
+    if roster_filter.search:
+        conditions.append(
+            or_(
+                contains(ClassGroup.name, roster_filter.search),
+                contains(ClassGroup.external_id, roster_filter.search),
+            )
+        )
+    if roster_filter.ids:
+        conditions.append(ClassGroup.id.in_(roster_filter.ids))
+    return conditions
+
+
+def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    return [ClassGroup.district_id == scope.district_id, in_scope(scope), *matching(roster_filter)]
+
+
+def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
+    statement = select(func.count()).select_from(ClassGroup)
+    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+
+
+def stream_rows(
+    session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
+) -> Iterator[dict[str, Any]]:
+    """Classes with their school, educators' and students' usernames and products, streamed."""
+    school = select(School.name).where(School.id == ClassGroup.school_id).scalar_subquery()
+    educators = aggregated(
+        Educator.username,
+        select(Educator.id)
+        .join(ClassEducator, ClassEducator.educator_id == Educator.id)
+        .where(ClassEducator.class_id == ClassGroup.id),
+    )
+    students = aggregated(
+        Student.username,
+        select(Student.id)
+        .join(ClassStudent, ClassStudent.student_id == Student.id)
+        .where(ClassStudent.class_id == ClassGroup.id),
+    )
+    products = aggregated(
+        ClassProduct.product,
+        select(ClassProduct.class_id).where(ClassProduct.class_id == ClassGroup.id),
+    )
+    statement = (
+        select(
+            *ClassGroup.__table__.c,
+            school.label("school"),
+            educators.label("educators"),
+            students.label("students"),
+            products.label("products"),
+        )
+        .where(*export_conditions(scope, roster_filter))
+        .order_by(ClassGroup.id)
+    )
+    for row in stream(session, statement, batch_rows=batch_rows, lists=("educators", "students")):
+        row["products"] = _product_names(row["products"])
+        yield row
+
+
+def _product_names(codes: str | None) -> tuple[Product, ...]:
+    """Products from their codes, in the `Product` enum order (the cell order)."""
+    present = set(split_list(codes))
+    return tuple(product for product in Product if product.code in present)

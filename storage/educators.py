@@ -1,0 +1,111 @@
+"""Queries of educators: who is asking (their scope) and the educators export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from schemas.scope import Role, RosterFilter, Scope
+from storage.districts import school_ids
+from storage.listing import aggregated, contains, stream
+from storage.models import ClassEducator, ClassGroup, Educator, EducatorSchool, School
+
+
+def find_educator(session: Session, district_id: int, username: str) -> Educator | None:
+    statement = select(Educator).where(
+        Educator.district_id == district_id, Educator.username_key == username.strip().lower()
+    )
+    return session.scalars(statement).first()
+
+
+def scope_of(session: Session, educator: Educator) -> Scope:
+    """The educator's role and reach, derived from the roster (never from a request)."""
+    mine = frozenset(
+        session.scalars(
+            select(EducatorSchool.school_id).where(EducatorSchool.educator_id == educator.id)
+        )
+    )
+    if educator.educator_type != "Admin":
+        role = Role.TEACHER
+    elif mine and mine >= school_ids(session, educator.district_id):
+        role = Role.DISTRICT_ADMIN
+    else:
+        role = Role.SCHOOL_ADMIN
+    return Scope(educator.district_id, educator.id, educator.username, role, mine)
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Educators the requester may see. Teachers see none (they cannot export educators)."""
+    if scope.role is Role.DISTRICT_ADMIN:
+        return true()
+    if scope.role is Role.SCHOOL_ADMIN:
+        return exists().where(
+            EducatorSchool.educator_id == Educator.id,
+            EducatorSchool.school_id.in_(scope.school_ids),
+        )
+    return Educator.id.is_(None)
+
+
+def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if roster_filter.school_id is not None:
+        conditions.append(
+            exists().where(
+                EducatorSchool.educator_id == Educator.id,
+                EducatorSchool.school_id == roster_filter.school_id,
+            )
+        )
+    if roster_filter.class_id is not None:
+        conditions.append(
+            exists().where(
+                ClassEducator.educator_id == Educator.id,
+                ClassEducator.class_id == roster_filter.class_id,
+            )
+        )
+    if roster_filter.search:
+        conditions.append(
+            or_(
+                contains(Educator.first_name, roster_filter.search),
+                contains(Educator.last_name, roster_filter.search),
+                contains(Educator.username, roster_filter.search),
+            )
+        )
+    if roster_filter.ids:
+        conditions.append(Educator.id.in_(roster_filter.ids))
+    return conditions
+
+
+def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    return [Educator.district_id == scope.district_id, in_scope(scope), *matching(roster_filter)]
+
+
+def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
+    statement = select(func.count()).select_from(Educator)
+    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+
+
+def stream_rows(
+    session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
+) -> Iterator[dict[str, Any]]:
+    """Educators with their school and class names, in Database ID order, streamed."""
+    schools = aggregated(
+        School.name,
+        select(School.id)
+        .join(EducatorSchool, EducatorSchool.school_id == School.id)
+        .where(EducatorSchool.educator_id == Educator.id),
+    )
+    classes = aggregated(
+        ClassGroup.name,
+        select(ClassGroup.id)
+        .join(ClassEducator, ClassEducator.class_id == ClassGroup.id)
+        .where(ClassEducator.educator_id == Educator.id),
+    )
+    statement = (
+        select(*Educator.__table__.c, schools.label("schools"), classes.label("classes"))
+        .where(*export_conditions(scope, roster_filter))
+        .order_by(Educator.id)
+    )
+    return stream(session, statement, batch_rows=batch_rows, lists=("schools", "classes"))

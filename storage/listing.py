@@ -1,0 +1,45 @@
+"""Shared pieces of the export queries: aggregated name lists, search, streaming.
+
+Multi-valued cells (a student's classes, a class's students) come from correlated
+subqueries aggregated with a separator that cannot appear in a name (ASCII unit separator),
+so one streamed row carries everything its CSV line needs. The names are sorted in Python,
+case-insensitively, so SQLite and Postgres give the same cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy.orm import QueryableAttribute, Session
+
+LIST_SEPARATOR = "\x1f"
+
+
+def aggregated(names: QueryableAttribute[str], source: Select[Any]) -> Any:
+    """`source` (a correlated select of rows) reduced to one separator-joined string of `names`."""
+    return source.with_only_columns(func.aggregate_strings(names, LIST_SEPARATOR)).scalar_subquery()
+
+
+def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match, with LIKE wildcards in `text` taken literally."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+def split_list(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split(LIST_SEPARATOR), key=str.lower)) if joined else ()
+
+
+def stream(
+    session: Session, statement: Select[Any], *, batch_rows: int, lists: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """Rows of `statement` as dicts, fetched `batch_rows` at a time (a server-side cursor on
+    Postgres), with the aggregated `lists` columns split into sorted tuples."""
+    result = session.execute(statement.execution_options(yield_per=batch_rows))
+    for row in result.mappings():
+        values = dict(row)
+        for name in lists:
+            values[name] = split_list(values[name])
+        yield values

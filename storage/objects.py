@@ -1,0 +1,291 @@
+"""Object storage: where export CSVs, uploaded import files and import reports live.
+
+Pipelines see only `ObjectStore`. `open_store` picks the implementation from the one setting
+`ROSTERJOBS_STORAGE_URL` (read by the caller at the process edge):
+
+- a folder path (relative paths resolve against `base_dir`) or `file:///absolute/path`
+  -> `FolderStore`, the embedded default;
+- `s3://bucket[/prefix]` -> `storage.s3.S3Store`, with a client from `make_s3_client()`
+  (boto3 reads the usual `AWS_*` variables, `AWS_ENDPOINT_URL` included).
+
+`storage.fakes.RecordingStore` is the in-memory fake for unit tests of pipelines.
+
+Every store follows the same rules, so a pipeline tested on one behaves the same on another:
+
+- keys are relative posix paths (`exports/42/students.csv`); `.`/`..`/empty segments,
+  absolute keys and NUL are refused with ValueError;
+- an object appears only when its `open_write` block exits cleanly: readers never see half a
+  file, and a failed write leaves nothing (not even a temp file or an incomplete upload) and
+  keeps the previous object at that key, if any;
+- closing the stream that `open_write` yields (a `TextIOWrapper` does so on exit) neither
+  publishes nor discards the object; only the end of the with-block does;
+- a missing object is `ObjectNotFound`; a store that does not answer is `StorageUnavailable`
+  (transient: retry later).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
+from urllib.parse import quote, unquote, urlsplit
+from urllib.request import url2pathname
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+MAX_LINK_TTL_SECONDS = 7 * 24 * 3600
+"""SigV4 presigned URLs live at most 7 days; S3 rejects longer ones only when they are used."""
+
+
+class _DocumentedError(Exception):
+    """Base whose docstring is the default message."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(args or (self.__doc__,)))
+
+
+class ObjectNotFound(_DocumentedError, LookupError):
+    """No object is stored at this key."""
+
+
+class StorageUnavailable(_DocumentedError, RuntimeError):
+    """Object storage did not answer; try again later."""
+
+
+class ObjectStore(Protocol):
+    """Where job files are kept: a folder on this machine or an S3 bucket."""
+
+    def open_write(
+        self, key: str, *, content_type: str = CSV_CONTENT_TYPE
+    ) -> AbstractContextManager[BinaryIO]:
+        """Stream a new object to `key`.
+
+        The object appears at `key` only when the with-block exits without an exception; on an
+        exception nothing new is left at `key` (and no dangling multipart upload or temp file).
+        """
+        ...
+
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """Stream the object at `key`; raises ObjectNotFound when there is none."""
+        ...
+
+    def put_file(self, key: str, path: Path, *, content_type: str = CSV_CONTENT_TYPE) -> None:
+        """Store a local file at `key`, with the same all-or-nothing rule as `open_write`."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored at `key`."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is no object at `key`."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object at `key`; an absent object is not an error."""
+        ...
+
+    def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
+        """A link to the object that downloads as `filename`, valid for `ttl_seconds`."""
+        ...
+
+    def describe(self) -> str:
+        """Where objects go, for logs and readiness checks (never contains secrets)."""
+        ...
+
+    def check(self) -> None:
+        """Raise StorageUnavailable when the store does not answer."""
+        ...
+
+
+class ObjectWriter(io.BufferedIOBase):
+    """The stream `open_write` yields.
+
+    Writes go straight to the pending object. `close()` only ends writing: the store publishes
+    the object (or discards it) when the with-block exits, so wrapping this stream in a
+    `TextIOWrapper` that closes it early cannot publish a half-written file.
+    """
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self._target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        if self.closed:
+            raise ValueError("write to a closed object writer")
+        written: int = self._target.write(data)
+        return written
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a relative posix path that stays inside the store, else ValueError."""
+    if not isinstance(key, str) or not key or "\x00" in key:
+        raise ValueError(f"object key must be a non-empty string without NUL: {key!r}")
+    if any(part in {"", ".", ".."} for part in key.split("/")):
+        raise ValueError(
+            f"object key must be a relative path without '.', '..' or empty parts: {key!r}"
+        )
+    return key
+
+
+def check_ttl(ttl_seconds: int) -> int:
+    """Return `ttl_seconds` when a download link can live that long; else ValueError."""
+    if not 1 <= ttl_seconds <= MAX_LINK_TTL_SECONDS:
+        raise ValueError(
+            f"link lifetime must be 1..{MAX_LINK_TTL_SECONDS} seconds, got {ttl_seconds}"
+        )
+    return ttl_seconds
+
+
+def attachment_disposition(filename: str) -> str:
+    """A Content-Disposition that downloads as `filename` (RFC 6266).
+
+    Browsers that understand `filename*` get the exact UTF-8 name ("élèves.csv"); older
+    clients get an ASCII look-alike ("eleves.csv").
+    """
+    if not filename:
+        raise ValueError("download filename must not be empty")
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = "".join(
+        ch if ch.isprintable() and ch not in '"\\/' else "_" for ch in fallback
+    ).strip()
+    encoded = quote(filename, safe="")
+    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{encoded}"
+
+
+class FolderStore:
+    """Objects as files below `root`, the embedded default (`./var/objects`).
+
+    Writes go to a temp file beside the final one, are fsynced, then renamed over it, so the
+    switch is atomic. Files are created owner-readable only (they hold roster data).
+    `content_type` is not kept: a folder has no metadata, and links serve CSV anyway.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*PurePosixPath(check_key(key)).parts)
+
+    @contextmanager
+    def open_write(self, key: str, *, content_type: str = CSV_CONTENT_TYPE) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                yield cast(BinaryIO, ObjectWriter(file))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        _fsync_folder(path.parent)
+
+    @contextmanager
+    def open_read(self, key: str) -> Iterator[BinaryIO]:
+        path = self._path(key)
+        try:
+            file = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
+            raise ObjectNotFound(f"no object at {key!r} in {self.root}") from err
+        with file:
+            yield file
+
+    def put_file(self, key: str, path: Path, *, content_type: str = CSV_CONTENT_TYPE) -> None:
+        with path.open("rb") as source, self.open_write(key, content_type=content_type) as out:
+            while chunk := source.read(1024 * 1024):
+                out.write(chunk)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_file():
+            path.unlink(missing_ok=True)
+
+    def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
+        """The object's `file://` URI; the HTTP layer turns it into a signed link."""
+        check_ttl(ttl_seconds)
+        return self._path(key).as_uri()
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def check(self) -> None:
+        """Create the folder if needed; raise StorageUnavailable if it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageUnavailable(f"cannot create object folder {self.root}: {err}") from err
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"object folder {self.root} is not writable")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable, not only the file's bytes."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_store(url: str, *, base_dir: Path, s3_client: Any = None) -> ObjectStore:
+    """The store that `url` names (see the module docstring for the forms).
+
+    `s3_client` replaces the default `make_s3_client()` client for `s3://` URLs.
+    Anything else raises ValueError naming the accepted forms.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme == "s3":
+        return _s3_store(url, s3_client)
+    if parts.scheme == "file":
+        return FolderStore(_file_url_path(url))
+    if parts.scheme == "" and url.strip():
+        return FolderStore(Path(base_dir) / url.strip())
+    raise ValueError(
+        f"unsupported storage URL {url!r}: use a folder path, file:///absolute/path "
+        "or s3://bucket/prefix"
+    )
+
+
+def _file_url_path(url: str) -> Path:
+    parts = urlsplit(url.strip())
+    if parts.netloc not in {"", "localhost"} or parts.query or parts.fragment:
+        raise ValueError(f"storage URL {url!r} must look like file:///absolute/path")
+    path = Path(url2pathname(unquote(parts.path)))
+    if not path.is_absolute():
+        raise ValueError(f"storage URL {url!r} must name an absolute path")
+    return path
+
+
+def _s3_store(url: str, client: Any) -> ObjectStore:
+    from storage.s3 import S3Store, make_s3_client
+
+    parts = urlsplit(url.strip())
+    if not parts.netloc or "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"storage URL {url!r} must look like s3://bucket/prefix (credentials come from "
+            "the AWS_* variables, never from the URL)"
+        )
+    prefix = parts.path.strip("/")
+    if prefix:
+        check_key(prefix)
+    return S3Store(client if client is not None else make_s3_client(), parts.netloc, prefix)

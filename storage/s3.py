@@ -1,0 +1,208 @@
+"""`S3Store`: objects in an S3 bucket (or anything speaking S3: moto, MinIO), under a prefix.
+
+Streaming goes through smart_open (multipart writes in 5 MiB parts, aborted on failure;
+resumable reads); presigning, HEAD and DELETE use the boto3 client directly. Pass a client from
+`make_s3_client` so that endpoint, credentials, SigV4 and retries are configured in one place.
+
+Errors: a missing object is `ObjectNotFound`; an unreachable endpoint, a 5xx or throttling is
+`StorageUnavailable` (the botocore error kept as its cause); anything else (access denied,
+bad request) propagates as botocore raised it, since retrying will not help.
+
+Note: smart_open retries an unreachable endpoint for up to a minute while starting or
+finishing a multipart upload, so a write to a dead endpoint is slow to fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import boto3
+import smart_open.s3
+import structlog
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from storage.objects import (
+    CSV_CONTENT_TYPE,
+    ObjectNotFound,
+    ObjectWriter,
+    StorageUnavailable,
+    attachment_disposition,
+    check_key,
+    check_ttl,
+)
+
+log = structlog.get_logger(__name__)
+
+PART_SIZE = 5 * 1024 * 1024
+"""S3's smallest allowed part: keeps a writer's memory at about 5 MiB whatever the file size.
+10 000 parts of 5 MiB cap one object at about 48 GiB."""
+
+# smart_open's own retries ("... failed after 6 attempts", "failed to read ... after 5 attempts")
+_SMART_OPEN_GAVE_UP = re.compile(r"failed .*after \d+ attempts$")
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_THROTTLING_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalError",
+    }
+)
+
+
+def make_s3_client(
+    endpoint_url: str | None = None, region: str | None = None, *, session: Any = None
+) -> Any:
+    """A boto3 S3 client that signs with SigV4 and retries transient faults (standard mode).
+
+    Leave `endpoint_url` and `region` as None to let boto3 read `AWS_ENDPOINT_URL`,
+    `AWS_REGION`/`AWS_DEFAULT_REGION` and the credentials chain. `session` (a
+    `boto3.session.Session`) lets tests pass explicit fake credentials.
+    """
+    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+    session = session if session is not None else boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+class S3Store:
+    """Objects at `s3://bucket/prefix/<key>`."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextmanager
+    def open_write(self, key: str, *, content_type: str = CSV_CONTENT_TYPE) -> Iterator[BinaryIO]:
+        with _translated(key):
+            # smart_open.s3.open rather than smart_open.open("s3://..."): the URI layer would
+            # infer compression from a `.gz` key and take `?versionId=` out of a key
+            writer = smart_open.s3.open(
+                self.bucket,
+                self._key(key),
+                "wb",
+                client=self.client,
+                client_kwargs={
+                    "S3.Client.create_multipart_upload": {"ContentType": content_type},
+                    # smart_open replaces an empty upload by a plain PUT
+                    "S3.Client.put_object": {"ContentType": content_type},
+                },
+                min_part_size=PART_SIZE,
+            )
+            try:
+                yield cast(BinaryIO, ObjectWriter(writer))
+                writer.close()
+            except BaseException:
+                _abort(writer, key)
+                raise
+
+    @contextmanager
+    def open_read(self, key: str) -> Iterator[BinaryIO]:
+        with _translated(key):
+            reader = smart_open.s3.open(self.bucket, self._key(key), "rb", client=self.client)
+            with reader:
+                yield cast(BinaryIO, reader)
+
+    def put_file(self, key: str, path: Path, *, content_type: str = CSV_CONTENT_TYPE) -> None:
+        with path.open("rb") as source, self.open_write(key, content_type=content_type) as out:
+            while chunk := source.read(PART_SIZE):
+                out.write(chunk)
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def size(self, key: str) -> int | None:
+        try:
+            with _translated(key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ObjectNotFound:
+            return None
+        return int(head["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        with _translated(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
+        """A presigned GET that downloads as `filename` (as text/csv) for `ttl_seconds`.
+
+        Signed locally: it does not check that the object exists. With temporary credentials
+        (an STS or instance role) the link also dies when those credentials expire.
+        """
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            "ResponseContentDisposition": attachment_disposition(filename),
+            "ResponseContentType": "text/csv",
+        }
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=check_ttl(ttl_seconds)
+        )
+        return url
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def check(self) -> None:
+        """HEAD the bucket; a missing bucket or refused access fails readiness too."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "?")
+            raise StorageUnavailable(f"bucket {self.describe()} answered {code}") from err
+        except (BotocoreConnectionError, HTTPClientError) as err:
+            raise StorageUnavailable(f"{self.describe()} does not answer: {err}") from err
+
+
+def _abort(writer: Any, key: str) -> None:
+    """Abort the multipart upload without hiding the error that made us abort."""
+    try:
+        writer.terminate()
+    except Exception as err:
+        # the bucket's AbortIncompleteMultipartUpload lifecycle rule cleans up eventually
+        log.warning("storage.abort_failed", key=key, error=repr(err))
+
+
+@contextmanager
+def _translated(key: str) -> Iterator[None]:
+    """Map botocore errors (also when smart_open wraps them) to this package's errors."""
+    try:
+        yield
+    except (ClientError, BotocoreConnectionError, HTTPClientError) as err:
+        _raise_translated(err, key)
+        raise
+    except (OSError, ValueError) as err:
+        cause = err.__cause__
+        if isinstance(cause, ClientError | BotocoreConnectionError | HTTPClientError):
+            _raise_translated(cause, key)
+        if isinstance(err, OSError) and _SMART_OPEN_GAVE_UP.search(str(err)):
+            raise StorageUnavailable(str(err)) from err
+        raise
+
+
+def _raise_translated(err: Exception, key: str) -> None:
+    """Raise ObjectNotFound/StorageUnavailable for `err` when it is one; else return."""
+    if isinstance(err, BotocoreConnectionError | HTTPClientError):
+        raise StorageUnavailable(f"object storage does not answer: {err}") from err
+    if not isinstance(err, ClientError):
+        return
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code in _NOT_FOUND_CODES:
+        raise ObjectNotFound(f"no object at {key!r}") from err
+    if status >= 500 or status == 429 or code in _THROTTLING_CODES:
+        raise StorageUnavailable(f"object storage answered {code or status}") from err

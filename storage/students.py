@@ -1,0 +1,93 @@
+"""Queries of students: scope, export filters and the streamed export rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from schemas.scope import Role, RosterFilter, Scope
+from storage.listing import aggregated, contains, stream
+from storage.models import ClassEducator, ClassGroup, ClassStudent, School, Student, StudentSchool
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Students the requester may see: the district, their schools' students, or the
+    students of the classes a teacher is assigned to."""
+    if scope.role is Role.DISTRICT_ADMIN:
+        return true()
+    if scope.role is Role.SCHOOL_ADMIN:
+        return exists().where(
+            StudentSchool.student_id == Student.id, StudentSchool.school_id.in_(scope.school_ids)
+        )
+    return exists().where(
+        ClassStudent.student_id == Student.id,
+        ClassEducator.class_id == ClassStudent.class_id,
+        ClassEducator.educator_id == scope.educator_id,
+    )
+
+
+def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if roster_filter.grade is not None:
+        conditions.append(Student.grade == roster_filter.grade)
+    if roster_filter.school_id is not None:
+        conditions.append(
+            exists().where(
+                StudentSchool.student_id == Student.id,
+                StudentSchool.school_id == roster_filter.school_id,
+            )
+        )
+    if roster_filter.class_id is not None:
+        conditions.append(
+            exists().where(
+                ClassStudent.student_id == Student.id,
+                ClassStudent.class_id == roster_filter.class_id,
+            )
+        )
+    if roster_filter.product is not None:
+        conditions.append(getattr(Student, roster_filter.product.access_attr).is_(True))
+    if roster_filter.search:
+        conditions.append(or_(*(contains(column, roster_filter.search) for column in _SEARCHED)))
+    if roster_filter.ids:
+        conditions.append(Student.id.in_(roster_filter.ids))
+    return conditions
+
+
+_SEARCHED = (Student.first_name, Student.last_name, Student.username, Student.external_id)
+
+
+def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
+    return [Student.district_id == scope.district_id, in_scope(scope), *matching(roster_filter)]
+
+
+def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
+    statement = select(func.count()).select_from(Student)
+    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+
+
+def stream_rows(
+    session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
+) -> Iterator[dict[str, Any]]:
+    """Students with their school and class names, in Database ID order, streamed."""
+    schools = aggregated(
+        School.name,
+        select(School.id)
+        .join(StudentSchool, StudentSchool.school_id == School.id)
+        .where(StudentSchool.student_id == Student.id),
+    )
+    classes = aggregated(
+        ClassGroup.name,
+        select(ClassGroup.id)
+        .join(ClassStudent, ClassStudent.class_id == ClassGroup.id)
+        .where(ClassStudent.student_id == Student.id),
+    )
+    columns = [column for column in Student.__table__.c if column.name != "password_hash"]
+    statement = (
+        select(*columns, schools.label("schools"), classes.label("classes"))
+        .where(*export_conditions(scope, roster_filter))
+        .order_by(Student.id)
+    )
+    return stream(session, statement, batch_rows=batch_rows, lists=("schools", "classes"))

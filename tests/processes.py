@@ -1,0 +1,93 @@
+"""Running `rosterjobs` as real processes: the CLI, and workers on the real Redis broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("ROSTERJOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROSTERJOBS = str(Path(sys.executable).with_name("rosterjobs"))
+
+
+def service_env(database_url: str, storage_url: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ROSTERJOBS_")}
+    env |= {
+        "ROSTERJOBS_DATABASE_URL": database_url,
+        "ROSTERJOBS_STORAGE_URL": storage_url,
+        "ROSTERJOBS_SECRET_KEY": "test-secret-key-not-for-production",
+    }
+    return env | extra
+
+
+def run_cli(
+    env: dict[str, str], *args: str, cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ROSTERJOBS, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def cli_json(env: dict[str, str], *args: str, cwd: Path) -> Any:
+    done = run_cli(env, *args, "--json", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def redis_namespace() -> Iterator[str]:
+    """A broker namespace of this test's own, removed afterwards."""
+    namespace = f"rosterjobs-test-{uuid.uuid4().hex[:8]}"
+    yield namespace
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@contextmanager
+def worker_process(
+    env: dict[str, str], cwd: Path, *, processes: int = 1, threads: int = 1
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `rosterjobs worker` process group, stopped (SIGTERM, then SIGKILL) at the end."""
+    log = (cwd / f"worker-{uuid.uuid4().hex[:6]}.log").open("wb")
+    process = subprocess.Popen(
+        [ROSTERJOBS, "worker", "--processes", str(processes), "--threads", str(threads)],
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

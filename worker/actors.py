@@ -1,0 +1,20 @@
+"""Thin dramatiq actors: a job id in, one pipeline call, the outcome in the job record.
+
+Import this module only after `worker.runtime.start` has set the broker.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from jobs.export import run_export
+from jobs.lifecycle import run_job
+from worker.context import current
+
+EXPORTS = "exports"
+
+
+@dramatiq.actor(queue_name=EXPORTS, actor_name="export_roster")
+def export_roster(job_id: str) -> None:
+    """Export a roster to CSV in object storage (see `jobs.export`)."""
+    run_job(current(), job_id, run_export)

@@ -1,0 +1,217 @@
+"""What each `rosterjobs` subcommand does, given its parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from jobs.errors import RequestRefused
+from jobs.lifecycle import request_cancel
+from jobs.requests import ExportRequest, submit_export
+from jobs.views import job_object
+from schemas.jobs import JobStatus
+from storage import districts, job_records
+from storage.db import unit_of_work, upgrade
+from storage.models import Job
+from storage.seed import seed_district
+from worker.progress import wait_for_job
+from worker.runtime import Runtime, embedded_worker, start
+from worker.settings import Settings
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked; the message says why."""
+
+
+def runtime() -> Runtime:
+    return start(Settings.from_env())
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    rt = runtime()
+    upgrade(rt.engine)
+    print(f"database at {rt.engine.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def seed(args: argparse.Namespace) -> int:
+    rt = runtime()
+    upgrade(rt.engine)
+    summary = seed_district(
+        rt.engine,
+        name=args.district,
+        students=args.students,
+        schools=args.schools,
+        random_seed=args.random_seed,
+        replace=args.replace,
+    )
+    if args.json:
+        shown = {key: summary_value for key, summary_value in asdict(summary).items()}
+        print(json.dumps(_listify(shown)))
+    else:
+        verb = "seeded" if summary.created else "already exists, left as it was:"
+        print(
+            f"district {args.district!r} {verb} id {summary.district_id}, "
+            f"{summary.students} students; district admin {summary.district_admin}"
+        )
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    rt = runtime()
+    request = ExportRequest(
+        district=args.district,
+        username=args.username,
+        entity=args.entity,
+        columns=None if args.all_columns else _names(args.columns),
+        grade=args.grade,
+        school=args.school,
+        class_group=args.class_group,
+        product=args.product,
+        search=args.search,
+        ids=_ids(args.ids),
+    )
+    try:
+        with unit_of_work(rt.jobs.sessions) as session:
+            job_id = submit_export(session, request).id
+    except RequestRefused as err:
+        raise CommandError(err.message) from err
+    return _enqueue_and_report(rt, "export_roster", job_id, args)
+
+
+def _enqueue_and_report(rt: Runtime, actor_name: str, job_id: str, args: Any) -> int:
+    """Send the job's message; with the in-process broker, also run it here to its end."""
+    rt.broker.get_actor(actor_name).send(job_id)
+    if rt.settings.embedded_broker:
+        with embedded_worker(rt):
+            wait_for_job(rt.jobs, job_id, show_progress=args.wait)
+    elif args.wait:
+        wait_for_job(rt.jobs, job_id, show_progress=True)
+    job = _job(rt, job_id)
+    _print_job(rt, job, as_json=args.json)
+    return 1 if job.status == JobStatus.FAILED.value else 0
+
+
+def jobs_list(args: argparse.Namespace) -> int:
+    rt = runtime()
+    with rt.jobs.sessions() as session:
+        district_id = _district_id(session, args.district) if args.district else None
+        found = job_records.list_jobs(
+            session,
+            district_id=district_id,
+            status=args.status,
+            kind=args.kind,
+            limit=args.limit,
+        )
+    if args.json:
+        views = [job_object(job, rt.jobs.store, link_ttl=rt.settings.link_ttl) for job in found]
+        print(json.dumps(views, indent=2))
+        return 0
+    for job in found:
+        progress = f"{job.processed}/{job.total if job.total is not None else '?'}"
+        print(
+            f"{job.id}  {job.kind:6} {job.entity:9} {job.status:22} {progress:>15}  "
+            f"{job.created_at:%Y-%m-%d %H:%M:%S}  {job.requested_by}"
+        )
+    return 0
+
+
+def jobs_show(args: argparse.Namespace) -> int:
+    rt = runtime()
+    _print_job(rt, _job(rt, args.job_id), as_json=args.json)
+    return 0
+
+
+def jobs_cancel(args: argparse.Namespace) -> int:
+    rt = runtime()
+    with unit_of_work(rt.jobs.sessions) as session:
+        job = job_records.get(session, args.job_id)
+        if job is None:
+            raise CommandError(f"no job {args.job_id}")
+        if not request_cancel(session, job):
+            raise CommandError(f"job {job.id} already finished ({job.status})")
+    _print_job(rt, _job(rt, args.job_id), as_json=args.json)
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.embedded_broker:
+        raise CommandError(
+            "ROSTERJOBS_BROKER_URL is not set: with the in-process broker, jobs run inside "
+            "the command that submits them. Set it to redis://host:6379/0 to run workers."
+        )
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "--skip-logging",
+        "--processes",
+        str(args.processes),
+        "--threads",
+        str(args.threads),
+        "worker.runtime:setup",
+        "worker.actors",
+    ]
+    if args.queues:
+        argv += ["--queues", *args.queues]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0  # not reached: execv replaces this process
+
+
+def demo(args: argparse.Namespace) -> int:
+    from worker.demo import run_demo
+
+    return run_demo(runtime(), students=args.students)
+
+
+def _job(rt: Runtime, job_id: str) -> Job:
+    with rt.jobs.sessions() as session:
+        job = job_records.get(session, job_id)
+    if job is None:
+        raise CommandError(f"no job {job_id}")
+    return job
+
+
+def _print_job(rt: Runtime, job: Job, *, as_json: bool) -> None:
+    view = job_object(job, rt.jobs.store, link_ttl=rt.settings.link_ttl)
+    if as_json:
+        print(json.dumps(view, indent=2))
+        return
+    total = view["progress"]["total"]
+    print(f"job {job.id}: {job.kind} of {job.entity} {job.status}")
+    print(f"  progress: {job.processed} of {total if total is not None else '?'} rows")
+    if job.counts:
+        print("  counts: " + ", ".join(f"{k} {v}" for k, v in job.counts.items()))
+    for label, key in (("download", "result_url"), ("errors file", "error_report_url")):
+        if view[key]:
+            print(f"  {label}: {view[key]}")
+    if job.error:
+        print(f"  error: {job.error}")
+
+
+def _district_id(session: Any, ref: str) -> int:
+    district = districts.find_district(session, ref)
+    if district is None:
+        raise CommandError(f"no district {ref!r}")
+    return district.id
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
+
+
+def _ids(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in _names(text))
+    except ValueError as err:
+        raise CommandError(f"--ids takes Database IDs separated by commas, not {text!r}") from err
+
+
+def _listify(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}

@@ -1,0 +1,84 @@
+"""Settings, read once from the environment at a process edge.
+
+The names are the contract of DESIGN.md. With nothing set, everything is embedded under
+`./var`: a SQLite file, a folder of objects, an in-process broker, and a secret generated on
+first run. Code below this layer receives values as keyword arguments, never the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///var/rosterjobs.db"
+DEFAULT_STORAGE_URL = "var/objects"
+DEFAULT_LINK_TTL = 900
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str | None = None
+    storage_url: str = DEFAULT_STORAGE_URL
+    secret_key: str = ""
+    link_ttl: int = DEFAULT_LINK_TTL
+    base_dir: Path = Path(".")
+    queue_namespace: str = "rosterjobs"
+    max_attempts: int = 5
+    export_batch_rows: int = 2000
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when jobs run inside the process that submits them (no broker configured)."""
+        return not self.broker_url
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        base_dir = (cwd or Path.cwd()).resolve()
+        return cls(
+            database_url=env.get("ROSTERJOBS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            broker_url=env.get("ROSTERJOBS_BROKER_URL") or None,
+            storage_url=env.get("ROSTERJOBS_STORAGE_URL") or DEFAULT_STORAGE_URL,
+            secret_key=env.get("ROSTERJOBS_SECRET_KEY") or _generated_secret(base_dir),
+            link_ttl=_positive_int(env, "ROSTERJOBS_LINK_TTL", DEFAULT_LINK_TTL),
+            base_dir=base_dir,
+            queue_namespace=env.get("ROSTERJOBS_QUEUE_NAMESPACE") or "rosterjobs",
+            max_attempts=_positive_int(env, "ROSTERJOBS_MAX_ATTEMPTS", 5),
+            export_batch_rows=_positive_int(env, "ROSTERJOBS_EXPORT_BATCH_ROWS", 2000),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from err
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero, not {value}")
+    return value
+
+
+def _generated_secret(base_dir: Path) -> str:
+    """The embedded default: a random key kept in ./var/secret_key, made on first use."""
+    path = base_dir / "var" / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
