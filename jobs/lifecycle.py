@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.csv_in import ImportLimits
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
 from jobs.faults import as_transient
 from schemas.jobs import JobKind, JobStatus
@@ -37,6 +38,7 @@ class JobContext:
     link_ttl: int = 900
     max_attempts: int = 5
     batch_rows: int = 2000
+    import_limits: ImportLimits = field(default_factory=ImportLimits)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,12 @@ def report_progress(
         cancel = job_records.record_progress(session, job_id, processed=processed, total=total)
     if cancel:
         raise JobCancelled()
+
+
+def mark_queued(session: Session, job: Job) -> None:
+    """An import's file has landed: the job may run once its message arrives."""
+    job.status = JobStatus.QUEUED.value
+    job.queued_at = utcnow()
 
 
 def request_cancel(session: Session, job: Job) -> bool:

@@ -13,14 +13,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs.csv_in import Header
 from jobs.errors import RequestRefused
+from jobs.import_checks import ImportPlan
+from jobs.import_spec import SPECS
 from jobs.lifecycle import create_job
 from schemas.codecs import CellError, GradeCodec
 from schemas.columns import Column, Entity, UnknownColumns, select_columns
-from schemas.jobs import JobKind
+from schemas.jobs import JobKind, JobStatus
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
-from storage import classes, districts, educators
+from storage import classes, districts, educators, references
 from storage.models import Job
 
 
@@ -171,3 +174,80 @@ def _product(name: str | None, purchased: tuple[Product, ...]) -> Product | None
             return product
     names = ", ".join(product.value for product in purchased) or "none"
     raise RequestRefused(f"The district has no product {name!r}; it has: {names}.")
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """An uploaded file to import as `entity` on behalf of `username`."""
+
+    district: str
+    username: str
+    entity: str
+    dry_run: bool = False
+    filename: str = "import.csv"
+
+    def options(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_job(cls, job: Job) -> ImportRequest:
+        return cls(**job.options)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Who imports what, before the file's header is known."""
+
+    scope: Scope
+    entity: Entity
+    purchased: tuple[Product, ...]
+
+    def plan(self, session: Session, job: Job, header: Header) -> ImportPlan:
+        columns: dict[str, Column] = {}
+        for _, column in header.columns:
+            columns.setdefault(column.attr, column)
+        taught = (
+            references.taught_class_ids(session, self.scope.educator_id)
+            if self.scope.role is Role.TEACHER
+            else frozenset()
+        )
+        return ImportPlan(
+            job_id=job.id,
+            scope=self.scope,
+            spec=SPECS[self.entity],
+            header=header,
+            columns=columns,
+            purchased=self.purchased,
+            dry_run=job.dry_run,
+            taught_class_ids=taught,
+        )
+
+
+def plan_import(session: Session, request: ImportRequest) -> ImportTarget:
+    scope = resolve_scope(session, request.district, request.username)
+    entity = _entity(request.entity)
+    if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot import educators; ask an administrator.")
+    return ImportTarget(scope, entity, districts.purchased_products(session, scope.district_id))
+
+
+def submit_import(session: Session, request: ImportRequest) -> Job:
+    """Check the request and record a job awaiting its upload; its input key is set."""
+    target = plan_import(session, request)
+    job = create_job(
+        session,
+        kind=JobKind.IMPORT,
+        entity=target.entity.value,
+        scope=target.scope,
+        options=request.options(),
+        dry_run=request.dry_run,
+        status=JobStatus.AWAITING_UPLOAD,
+    )
+    job.input_key = import_key(job.district_id, job.id, request.filename)
+    return job
+
+
+def import_key(district_id: int, job_id: str, filename: str) -> str:
+    """Where an import's upload lands: the job's random id makes the key unguessable."""
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)[-100:]
+    return f"imports/{district_id}/{job_id}/upload-{name.lstrip('.') or 'file.csv'}"

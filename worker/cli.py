@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db(sub)
     _seed(sub)
     _export(sub)
+    _import(sub)
     _jobs(sub)
     _worker(sub)
     _demo(sub)
@@ -83,6 +84,15 @@ def _export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument("--search", metavar="TEXT", help="name, username or ID contains")
     export.add_argument("--ids", metavar="LIST", help="Database IDs, comma-separated")
     export.set_defaults(run=commands.export)
+
+
+def _import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = sub.add_parser("import", help="import a CSV file into the roster")
+    imports.add_argument("file", metavar="FILE")
+    _requester(imports)
+    imports.add_argument("--entity", required=True, choices=("students", "educators", "classes"))
+    imports.add_argument("--dry-run", action="store_true", help="validate and report only")
+    imports.set_defaults(run=commands.import_file)
 
 
 def _jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from jobs.errors import RequestRefused
-from jobs.lifecycle import request_cancel
-from jobs.requests import ExportRequest, submit_export
+from jobs.lifecycle import mark_queued, request_cancel
+from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
 from jobs.views import job_object
 from schemas.jobs import JobStatus
 from storage import districts, job_records
@@ -81,6 +82,32 @@ def export(args: argparse.Namespace) -> int:
     except RequestRefused as err:
         raise CommandError(err.message) from err
     return _enqueue_and_report(rt, "export_roster", job_id, args)
+
+
+def import_file(args: argparse.Namespace) -> int:
+    rt = runtime()
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"no file {args.file!r}")
+    request = ImportRequest(
+        district=args.district,
+        username=args.username,
+        entity=args.entity,
+        dry_run=args.dry_run,
+        filename=path.name,
+    )
+    try:
+        with unit_of_work(rt.jobs.sessions) as session:
+            job = submit_import(session, request)
+            job_id, key = job.id, job.input_key or ""
+    except RequestRefused as err:
+        raise CommandError(err.message) from err
+    rt.jobs.store.put_file(key, path)
+    with unit_of_work(rt.jobs.sessions) as session:
+        queued = job_records.get(session, job_id)
+        assert queued is not None
+        mark_queued(session, queued)
+    return _enqueue_and_report(rt, "import_roster", job_id, args)
 
 
 def _enqueue_and_report(rt: Runtime, actor_name: str, job_id: str, args: Any) -> int:
@@ -188,7 +215,13 @@ def _print_job(rt: Runtime, job: Job, *, as_json: bool) -> None:
     print(f"  progress: {job.processed} of {total if total is not None else '?'} rows")
     if job.counts:
         print("  counts: " + ", ".join(f"{k} {v}" for k, v in job.counts.items()))
-    for label, key in (("download", "result_url"), ("errors file", "error_report_url")):
+    for name, warning in (job.warnings or {}).items():
+        shown = ", ".join(warning) if isinstance(warning, list) else warning
+        print(f"  warning ({name.replace('_', ' ')}): {shown}")
+    labels = (("download", "result_url"), ("errors file", "error_report_url"))
+    if job.kind == "import":
+        labels = (("result file", "result_url"), ("errors file", "error_report_url"))
+    for label, key in labels:
         if view[key]:
             print(f"  {label}: {view[key]}")
     if job.error:

@@ -1,0 +1,211 @@
+"""Apply stage of the import: a batch's writes, row results and checkpoint, in one transaction.
+
+The caller owns the transaction; committing it is the import's checkpoint. A row that hits
+a constraint at write time (a race with another writer) is refused on its own: the batch's
+writes are retried row by row, each in a savepoint, and the others still apply. A dry run
+writes row results and the checkpoint but nothing to the roster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jobs.import_checks import Decision, ImportPlan
+from jobs.import_rows import RowOutcome
+from storage import roster_writes
+from storage.models import ImportChange, ImportRowResult, Job
+
+PasswordHasher = Callable[[str], str]
+
+
+def apply_batch(
+    session: Session, plan: ImportPlan, decisions: Sequence[Decision], *, hasher: PasswordHasher
+) -> dict[str, int]:
+    """Write the batch; answers the batch's counts by outcome."""
+    if not plan.dry_run:
+        _write_all(session, plan, decisions, hasher)
+    _record_results(session, plan.job_id, decisions)
+    counts = _counts(decisions)
+    _advance(session, plan.job_id, decisions, counts)
+    return counts
+
+
+def _write_all(
+    session: Session, plan: ImportPlan, decisions: Sequence[Decision], hasher: PasswordHasher
+) -> None:
+    try:
+        with session.begin_nested():
+            for decision in decisions:
+                _write(session, plan, decision, hasher)
+    except IntegrityError:
+        for decision in decisions:
+            _write_alone(session, plan, decision, hasher)
+
+
+def _write_alone(
+    session: Session, plan: ImportPlan, decision: Decision, hasher: PasswordHasher
+) -> None:
+    decision.created_id = None
+    try:
+        with session.begin_nested():
+            _write(session, plan, decision, hasher)
+    except IntegrityError as err:
+        decision.outcome = RowOutcome.FAILED
+        decision.created_id = None
+        reason = str(err.orig).splitlines()[0] if err.orig else "a database constraint"
+        decision.draft.refuse("Row", f"could not be saved ({reason}); nothing of it was applied.")
+
+
+def _write(session: Session, plan: ImportPlan, decision: Decision, hasher: PasswordHasher) -> None:
+    if decision.outcome is RowOutcome.UPDATED:
+        changed = {attr: new for attr, (_, new) in decision.changes.items()}
+        record_id = decision.draft.record_id
+        assert record_id is not None
+        _store(session, plan, decision, record_id=record_id, changed=changed, hasher=hasher)
+    elif decision.outcome is RowOutcome.CREATED:
+        values = _scalars(plan, decision, decision.draft.values, hasher)
+        values["district_id"] = plan.scope.district_id
+        model = plan.spec.model
+        decision.created_id = roster_writes.insert_record(session, model, values)
+        _store_links(session, plan, decision, decision.created_id, decision.draft.values)
+    else:
+        return
+    _record_changes(session, plan, decision)
+
+
+def _store(
+    session: Session,
+    plan: ImportPlan,
+    decision: Decision,
+    *,
+    record_id: int,
+    changed: dict[str, Any],
+    hasher: PasswordHasher,
+) -> None:
+    values = _scalars(plan, decision, changed, hasher)
+    roster_writes.update_record(session, plan.spec.model, record_id, values)
+    _store_links(session, plan, decision, record_id, changed)
+
+
+def _scalars(
+    plan: ImportPlan, decision: Decision, values: dict[str, Any], hasher: PasswordHasher
+) -> dict[str, Any]:
+    """Column values of the record itself: links left out, the school of a class as its id,
+    the password as its hash."""
+    links = {link.attr: link for link in plan.spec.links}
+    scalars = {attr: value for attr, value in values.items() if attr not in links}
+    if "school" in values and "school" in links:
+        scalars["school_id"] = next(iter(decision.link_ids["school"]))
+    if decision.draft.password and (decision.draft.creates or "password" in decision.changes):
+        scalars["password_hash"] = hasher(decision.draft.password)
+    scalars.pop("password", None)
+    return roster_writes.with_keys(scalars, plan.spec.keyed)
+
+
+def _store_links(
+    session: Session, plan: ImportPlan, decision: Decision, record_id: int, values: dict[str, Any]
+) -> None:
+    for link in plan.spec.links:
+        if link.table is None or link.attr not in values:
+            continue
+        roster_writes.replace_links(
+            session,
+            link.table,
+            owner_column=link.owner_column,
+            other_column=link.other_column,
+            owner_id=record_id,
+            others=decision.link_ids.get(link.attr, set()),
+        )
+
+
+def _record_changes(session: Session, plan: ImportPlan, decision: Decision) -> None:
+    record_id = decision.created_id or decision.draft.record_id
+    assert record_id is not None
+    if decision.outcome is RowOutcome.CREATED:
+        changes = {attr: (None, value) for attr, value in decision.draft.values.items()}
+        if decision.draft.password:
+            changes["password"] = (None, None)
+    else:
+        changes = decision.changes
+    rows = [
+        {
+            "job_id": plan.job_id,
+            "entity": plan.spec.entity.value,
+            "record_id": record_id,
+            "row_number": decision.draft.row,
+            "column": _header(plan, attr),
+            "old_value": _shown(plan, attr, old),
+            "new_value": "(changed)" if attr == "password" else _shown(plan, attr, new),
+        }
+        for attr, (old, new) in changes.items()
+    ]
+    if rows:
+        session.execute(insert(ImportChange), rows)
+
+
+def _header(plan: ImportPlan, attr: str) -> str:
+    column = plan.columns.get(attr)
+    return column.header if column else attr.replace("_", " ").title()
+
+
+def _shown(plan: ImportPlan, attr: str, value: Any) -> str | None:
+    """A value as its column writes it in a CSV cell (None for nothing)."""
+    column = plan.columns.get(attr)
+    if value is None or attr == "password":
+        return None
+    if isinstance(value, str) and column is None:
+        return value
+    return column.codec.to_cell(value) if column else str(value)
+
+
+def _record_results(session: Session, job_id: str, decisions: Sequence[Decision]) -> None:
+    rows = [
+        {
+            "job_id": job_id,
+            "row_number": d.draft.row,
+            "outcome": d.outcome.value,
+            "errors": list(d.draft.errors),
+            "record_id": d.created_id or d.draft.record_id,
+            "claimed_name": None
+            if d.outcome is RowOutcome.FAILED
+            else d.claims.get("claimed_name"),
+            "claimed_external_id": (
+                None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_external_id")
+            ),
+        }
+        for d in decisions
+    ]
+    if rows:
+        session.execute(insert(ImportRowResult), rows)
+
+
+def _counts(decisions: Sequence[Decision]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for decision in decisions:
+        counts[decision.outcome.value] = counts.get(decision.outcome.value, 0) + 1
+    return counts
+
+
+def _advance(
+    session: Session, job_id: str, decisions: Sequence[Decision], counts: dict[str, int]
+) -> None:
+    """Move the job's checkpoint past this batch, in the batch's own transaction."""
+    job = session.get(Job, job_id, with_for_update=True)
+    assert job is not None
+    merged = dict(job.counts or {})
+    for outcome, number in counts.items():
+        merged[outcome] = merged.get(outcome, 0) + number
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            checkpoint=max(d.draft.row for d in decisions),
+            processed=Job.processed + len(decisions),
+            counts=merged,
+        )
+    )

@@ -1,0 +1,305 @@
+"""Match → references → uniqueness → rules → diff: a batch of drafts becomes decisions.
+
+One query per step and batch (never one per row): the stored records the batch names, the
+references its cells name, the holders of its unique values, and the rows of this job that
+came before. The same checks run for a dry run; only `import_apply` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.csv_in import Header
+from jobs.import_rows import RowDraft, RowOutcome
+from jobs.import_spec import EntitySpec, Link, Unique
+from jobs.passwords import verify_password
+from schemas.codecs import colon_hint
+from schemas.columns import Column
+from schemas.products import Product
+from schemas.scope import Role, Scope
+from storage import references
+from storage.models import ImportRowResult, Student
+from storage.references import Reference, name_key
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """Everything the checks need about the job: who asks, for what, with which columns."""
+
+    job_id: str
+    scope: Scope
+    spec: EntitySpec
+    header: Header
+    columns: dict[str, Column]  # attr -> the file's column for it
+    purchased: tuple[Product, ...]
+    dry_run: bool
+    taught_class_ids: frozenset[int] = frozenset()
+
+
+@dataclass
+class Decision:
+    draft: RowDraft
+    stored: dict[str, Any] | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    link_ids: dict[str, set[Any]] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)
+    outcome: RowOutcome = RowOutcome.FAILED
+    created_id: int | None = None
+
+    def header(self, plan: ImportPlan, attr: str) -> str:
+        column = plan.columns.get(attr)
+        return column.header if column else attr
+
+
+def decide_batch(session: Session, plan: ImportPlan, drafts: Sequence[RowDraft]) -> list[Decision]:
+    decisions = [Decision(draft) for draft in drafts]
+    _match(session, plan, decisions)
+    _resolve_links(session, plan, decisions)
+    _check_unique(session, plan, decisions)
+    hashes = _password_hashes(session, plan, decisions)
+    for decision in decisions:
+        _check_rules(plan, decision)
+        _diff(plan, decision, hashes)
+    return decisions
+
+
+# --- match -------------------------------------------------------------------------------
+
+
+def _match(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
+    ids = tuple({d.draft.record_id for d in decisions if d.draft.record_id is not None})
+    stored = {row["id"]: row for row in plan.spec.load(session, plan.scope, ids)} if ids else {}
+    first_rows = _earlier_rows(session, plan.job_id, ImportRowResult.record_id, ids)
+    for decision in decisions:
+        record_id = decision.draft.record_id
+        if record_id is None:
+            continue
+        if record_id in first_rows:
+            decision.draft.refuse("Database ID", f"duplicate of row {first_rows[record_id]}.")
+        elif record_id not in stored:
+            decision.draft.refuse(
+                "Database ID",
+                f"no {plan.spec.noun} with Database ID {record_id} is in your roster.",
+            )
+        else:
+            decision.stored = stored[record_id]
+            _undo_lost_zeros(decision)
+        first_rows.setdefault(record_id, decision.draft.row)
+
+
+def _undo_lost_zeros(decision: Decision) -> None:
+    """An External Assigned ID that a spreadsheet stripped of its leading zeros is the
+    stored one, not a change (and not a clash with another record's shorter ID)."""
+    new = decision.draft.values.get("external_id")
+    old = (decision.stored or {}).get("external_id")
+    if not (isinstance(new, str) and isinstance(old, str)) or new == old:
+        return
+    if new.isdigit() and old.isdigit() and old.lstrip("0") == new.lstrip("0"):
+        decision.draft.values["external_id"] = old
+
+
+def _earlier_rows(
+    session: Session, job_id: str, column: Any, keys: Sequence[Any]
+) -> dict[Any, int]:
+    """The first row of this job, before this batch, that named each key."""
+    if not keys:
+        return {}
+    statement = (
+        select(column, ImportRowResult.row_number)
+        .where(ImportRowResult.job_id == job_id, column.in_(list(keys)))
+        .order_by(ImportRowResult.row_number.desc())
+    )
+    return {key: row for key, row in session.execute(statement)}
+
+
+# --- references --------------------------------------------------------------------------
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _resolve_links(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
+    for link in plan.spec.links:
+        if link.attr not in plan.columns:
+            continue
+        if link.resolve is None:
+            _check_products(plan, link, decisions)
+            continue
+        keys = {name_key(n) for d in decisions for n in _names(d.draft.values.get(link.attr))}
+        found = link.resolve(session, plan.scope.district_id, keys)
+        for decision in decisions:
+            _link_row(plan, link, decision, found)
+
+
+def _link_row(
+    plan: ImportPlan, link: Link, decision: Decision, found: dict[str, Reference]
+) -> None:
+    if link.attr not in decision.draft.values:
+        return
+    header = decision.header(plan, link.attr)
+    names = _names(decision.draft.values[link.attr])
+    stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
+    ids: set[Any] = set()
+    for name in names:
+        reference = found.get(name_key(name))
+        if reference is None:
+            hint = colon_hint(name)
+            message = f"no {link.noun} named '{name}' in this district."
+            decision.draft.refuse(header, f"{message} {hint}" if hint else message)
+        elif name_key(name) not in stored and not _may_add(plan, link, reference):
+            decision.draft.refuse(header, f"'{name}' is outside your {_reach(plan)}.")
+        else:
+            ids.add(reference.id)
+    decision.link_ids[link.attr] = ids
+
+
+def _may_add(plan: ImportPlan, link: Link, reference: Reference) -> bool:
+    """Whether the requester may add this school or class/group to a record."""
+    scope = plan.scope
+    if scope.role is Role.DISTRICT_ADMIN or link.noun not in ("school", "class/group"):
+        return True
+    if link.noun == "class/group" and scope.role is Role.TEACHER:
+        return reference.id in plan.taught_class_ids
+    return reference.school_id in scope.school_ids
+
+
+def _reach(plan: ImportPlan) -> str:
+    return "classes/groups" if plan.scope.role is Role.TEACHER else "schools"
+
+
+def _check_products(plan: ImportPlan, link: Link, decisions: list[Decision]) -> None:
+    for decision in decisions:
+        products = decision.draft.values.get(link.attr)
+        if products is None:
+            continue
+        for product in products:
+            if product not in plan.purchased:
+                decision.draft.refuse(
+                    decision.header(plan, link.attr),
+                    f"the district has not purchased {product.value}.",
+                )
+        decision.link_ids[link.attr] = {product.code for product in products}
+
+
+# --- uniqueness --------------------------------------------------------------------------
+
+
+def _unique_key(attr: str, value: str) -> str:
+    return value.casefold() if attr in ("username", "name") else value
+
+
+def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
+    district_column = plan.spec.model.__table__.c.district_id
+    for unique in plan.spec.unique:
+        keyed = [
+            (d, _unique_key(unique.attr, d.draft.values[unique.attr]))
+            for d in decisions
+            if d.draft.values.get(unique.attr)
+        ]
+        keys = {key for _, key in keyed}
+        holders = references.holders(
+            session, unique.key_column, district_column, plan.scope.district_id, keys
+        )
+        claim_column = getattr(ImportRowResult, unique.claim)
+        earlier = _earlier_rows(session, plan.job_id, claim_column, list(keys))
+        for decision, key in keyed:
+            _claim(plan, unique, decision, key, holders=holders, earlier=earlier)
+
+
+def _claim(
+    plan: ImportPlan,
+    unique: Unique,
+    decision: Decision,
+    key: str,
+    *,
+    holders: dict[str, int],
+    earlier: dict[Any, int],
+) -> None:
+    value = decision.draft.values[unique.attr]
+    holder = holders.get(key)
+    if key in earlier:
+        message = f"'{value}' is already used in row {earlier[key]} of this file."
+        decision.draft.refuse(unique.header, message)
+    elif holder is not None and holder != decision.draft.record_id:
+        message = f"'{value}' is already used by another {plan.spec.noun}."
+        decision.draft.refuse(unique.header, message)
+    elif not decision.draft.errors:
+        decision.claims[unique.claim] = key
+        earlier.setdefault(key, decision.draft.row)
+
+
+# --- rules and diff ----------------------------------------------------------------------
+
+
+def _password_hashes(
+    session: Session, plan: ImportPlan, decisions: list[Decision]
+) -> dict[int, str | None]:
+    ids = [d.draft.record_id for d in decisions if d.draft.password and d.draft.record_id]
+    if not ids or plan.spec.model is not Student:
+        return {}
+    statement = select(Student.id, Student.password_hash).where(Student.id.in_(ids))
+    return {record_id: hashed for record_id, hashed in session.execute(statement)}
+
+
+def _check_rules(plan: ImportPlan, decision: Decision) -> None:
+    draft, stored = decision.draft, decision.stored
+    if draft.creates and plan.spec.model is Student and not draft.password:
+        draft.refuse("Password", "is required for a new student.")
+    for product in plan.purchased:
+        attr = product.access_attr
+        if (
+            product.access_locked
+            and stored
+            and stored.get(attr)
+            and draft.values.get(attr) is False
+        ):
+            draft.refuse(
+                decision.header(plan, attr),
+                f"access to {product.value} cannot be removed by an import; contact Customer Care.",
+            )
+
+
+def _diff(plan: ImportPlan, decision: Decision, hashes: dict[int, str | None]) -> None:
+    draft = decision.draft
+    if draft.errors:
+        decision.outcome = RowOutcome.FAILED
+        return
+    if decision.stored is None:
+        decision.outcome = RowOutcome.CREATED
+        return
+    for attr, value in draft.values.items():
+        old = decision.stored.get(attr)
+        if not _same(attr, old, value):
+            decision.changes[attr] = (old, value)
+    if draft.password and not verify_password(draft.password, hashes.get(draft.record_id or 0)):
+        decision.changes["password"] = (None, None)
+    decision.outcome = RowOutcome.UPDATED if decision.changes else RowOutcome.UNCHANGED
+
+
+def _same(attr: str, old: Any, new: Any) -> bool:
+    """Equal as the roster means it: name lists as case-insensitive sets."""
+    if isinstance(new, tuple):
+        return _as_set(new) == _as_set(old)
+    if attr == "school":
+        return name_key(old or "") == name_key(new or "")
+    return bool(old == new)
+
+
+def _as_set(values: Any) -> frozenset[Any]:
+    return frozenset(v.casefold() if isinstance(v, str) else v for v in (values or ()))
+
+
+def count_outcomes(results: Sequence[tuple[str, int]]) -> dict[str, int]:
+    """`created`, `updated`, `unchanged` and `failed`, zero when none."""
+    counts = {o.value: 0 for o in RowOutcome if o is not RowOutcome.NOT_PROCESSED}
+    for outcome, number in results:
+        counts[outcome] = counts.get(outcome, 0) + number
+    return counts

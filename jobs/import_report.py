@@ -1,0 +1,92 @@
+"""Report stage of the import: the result file and the errors file, streamed.
+
+The input is read once more and each row joined with its stored result (both in row
+order), so neither the file nor the results are ever held whole. The result file is every
+input row plus `Row`, `Result`, `Errors`; the errors file is only the refused rows, their
+input columns plus `Errors`, ready to be fixed and uploaded again as it is (an import
+ignores `Row`, `Result` and `Errors`). Cells are written neutralised like an export's, and
+the Password column is always empty: a report never carries a password.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from jobs.csv_in import Header
+from jobs.import_rows import RowOutcome, RowResult
+from schemas.cells import neutralise, unneutralise
+from storage.objects import ObjectStore
+
+IGNORED = frozenset({"row", "result", "errors"})
+ERROR_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class ReportKeys:
+    result_key: str
+    errors_key: str | None
+
+
+def report_keys(district_id: int, job_id: str) -> tuple[str, str]:
+    base = f"imports/{district_id}/{job_id}"
+    return f"{base}/result.csv", f"{base}/errors.csv"
+
+
+def write_reports(
+    store: ObjectStore,
+    *,
+    keys: tuple[str, str],
+    header: Header,
+    rows: Iterable[tuple[int, list[str]]],
+    results: Iterable[RowResult],
+) -> ReportKeys:
+    kept = [i for i, cell in enumerate(header.cells) if cell.strip().lower() not in IGNORED]
+    secret = {i for i, column in header.columns if column.attr == "password"}
+    names = [header.cells[i] for i in kept]
+    failed = 0
+    with ExitStack() as stack:
+        result_out = _csv_writer(stack, stack.enter_context(store.open_write(keys[0])))
+        errors_out = _csv_writer(stack, stack.enter_context(store.open_write(keys[1])))
+        result_out.writerow([*names, "Row", "Result", "Errors"])
+        errors_out.writerow([*names, "Errors"])
+        for row, cells, result in _joined(rows, results):
+            values = ["" if i in secret else _cell(cells, i) for i in kept]
+            errors = ERROR_SEPARATOR.join(result.errors)
+            result_out.writerow([*values, str(row), result.outcome.value, neutralise(errors)])
+            if result.outcome is RowOutcome.FAILED:
+                errors_out.writerow([*values, neutralise(errors)])
+                failed += 1
+    if not failed:
+        store.delete(keys[1])
+    return ReportKeys(keys[0], keys[1] if failed else None)
+
+
+def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
+    stack.callback(text.detach)
+    stack.callback(text.flush)
+    return csv.writer(text)
+
+
+def _cell(cells: list[str], position: int) -> str:
+    return neutralise(unneutralise(cells[position])) if position < len(cells) else ""
+
+
+def _joined(
+    rows: Iterable[tuple[int, list[str]]], results: Iterable[RowResult]
+) -> Iterator[tuple[int, list[str], RowResult]]:
+    """Each input row with its result; rows the job never reached are `not processed`."""
+    pending = iter(results)
+    result = next(pending, None)
+    for row, cells in rows:
+        while result is not None and result.row < row:
+            result = next(pending, None)
+        if result is not None and result.row == row:
+            yield row, cells, result
+        else:
+            yield row, cells, RowResult(row, RowOutcome.NOT_PROCESSED)

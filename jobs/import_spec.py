@@ -1,0 +1,142 @@
+"""What differs between importing students, educators and classes/groups, declared once.
+
+Each entity names its table, how to load the stored records a batch matches (the export's
+own query, so an imported value is compared with exactly what the export wrote), its
+multi-valued references and the columns that must be unique in the district.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from schemas.columns import Entity
+from schemas.scope import RosterFilter, Scope
+from storage import classes, educators, references, students
+from storage.models import (
+    Base,
+    ClassEducator,
+    ClassGroup,
+    ClassProduct,
+    ClassStudent,
+    Educator,
+    EducatorSchool,
+    Student,
+    StudentSchool,
+)
+from storage.references import Reference
+
+Resolver = Callable[[Session, int, set[str]], dict[str, Reference]]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cell naming other records: `attr` of the row, stored in `table` as pairs
+    (`owner_column` = this record, `other_column` = the named record)."""
+
+    attr: str
+    noun: str
+    resolve: Resolver | None  # None: the cell holds values, not names (a class's products)
+    table: type[Base] | None  # None: a foreign key of the record itself (a class's school)
+    owner_column: str = ""
+    other_column: str = ""
+
+
+@dataclass(frozen=True)
+class Unique:
+    """A column whose value no two records of the district may share (case-insensitively)."""
+
+    attr: str
+    header: str
+    key_column: Any
+    claim: str  # the ImportRowResult column that records it: claimed_name | claimed_external_id
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    entity: Entity
+    noun: str
+    model: type[Base]
+    load: Callable[[Session, Scope, tuple[int, ...]], Iterator[dict[str, Any]]]
+    links: tuple[Link, ...]
+    unique: tuple[Unique, ...]
+    keyed: dict[str, str]  # attr -> its lower-cased twin column (username -> username_key)
+
+
+def _loader(
+    stream_rows: Any,
+) -> Callable[[Session, Scope, tuple[int, ...]], Iterator[dict[str, Any]]]:
+    def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterator[dict[str, Any]]:
+        return stream_rows(session, scope, RosterFilter(ids=ids), batch_rows=max(len(ids), 1))  # type: ignore[no-any-return]
+
+    return load
+
+
+SPECS: dict[Entity, EntitySpec] = {
+    Entity.STUDENTS: EntitySpec(
+        entity=Entity.STUDENTS,
+        noun="student",
+        model=Student,
+        load=_loader(students.stream_rows),
+        links=(
+            Link("schools", "school", references.schools, StudentSchool, "student_id", "school_id"),
+            Link(
+                "classes", "class/group", references.classes, ClassStudent, "student_id", "class_id"
+            ),
+        ),
+        unique=(
+            Unique("username", "Username", Student.username_key, "claimed_name"),
+            Unique(
+                "external_id", "External Assigned ID", Student.external_id, "claimed_external_id"
+            ),
+        ),
+        keyed={"username": "username_key"},
+    ),
+    Entity.EDUCATORS: EntitySpec(
+        entity=Entity.EDUCATORS,
+        noun="educator",
+        model=Educator,
+        load=_loader(educators.stream_rows),
+        links=(
+            Link(
+                "schools", "school", references.schools, EducatorSchool, "educator_id", "school_id"
+            ),
+            Link(
+                "classes",
+                "class/group",
+                references.classes,
+                ClassEducator,
+                "educator_id",
+                "class_id",
+            ),
+        ),
+        unique=(Unique("username", "Username", Educator.username_key, "claimed_name"),),
+        keyed={"username": "username_key"},
+    ),
+    Entity.CLASSES: EntitySpec(
+        entity=Entity.CLASSES,
+        noun="class/group",
+        model=ClassGroup,
+        load=_loader(classes.stream_rows),
+        links=(
+            Link("school", "school", references.schools, None),
+            Link(
+                "educators",
+                "educator",
+                references.educators,
+                ClassEducator,
+                "class_id",
+                "educator_id",
+            ),
+            Link(
+                "students", "student", references.students, ClassStudent, "class_id", "student_id"
+            ),
+            Link("products", "product", None, ClassProduct, "class_id", "product"),
+        ),
+        unique=(Unique("name", "Class/Group Name", ClassGroup.name_key, "claimed_name"),),
+        keyed={"name": "name_key"},
+    ),
+}

@@ -1,0 +1,162 @@
+"""The import pipeline, in this order:
+
+1. plan: the requester's scope and the entity, checked again against today's roster;
+2. read → decode → parse → header check (`jobs.csv_in.survey`): a first pass over the whole
+   file, so an unreadable file, a bad header or a file over a limit fails the job with one
+   message before anything is applied;
+3. then batch by batch (`jobs.csv_in.read_rows`, resuming after the job's checkpoint):
+   validate each row's cells (`jobs.import_rows`), match it by Database ID, resolve its
+   references, check uniqueness and the product rules, diff it against the stored record
+   (`jobs.import_checks`), and apply it (`jobs.import_apply`); each batch's writes, row
+   results and checkpoint commit together, so a redelivered job applies no row twice;
+4. report (`jobs.import_report`): the result file and the errors file.
+
+A cancel is noticed between batches: what was committed stays, the rest of the rows are
+reported as `not processed`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jobs import csv_in
+from jobs.errors import FileRefused, JobCancelled
+from jobs.import_apply import apply_batch
+from jobs.import_checks import ImportPlan, count_outcomes, decide_batch
+from jobs.import_report import report_keys, write_reports
+from jobs.import_rows import RowOutcome, RowResult, parse_row
+from jobs.lifecycle import JobContext, Outcome, report_progress
+from jobs.passwords import hash_password
+from jobs.requests import ImportRequest, plan_import
+from schemas.jobs import JobStatus
+from storage.db import unit_of_work
+from storage.models import ImportRowResult, Job
+from storage.objects import ObjectNotFound
+
+
+def run_import(ctx: JobContext, job: Job) -> Outcome:
+    if not job.input_key:
+        raise FileRefused("The import has no uploaded file.")
+    opener = _opener(ctx, job.input_key)
+    with ctx.sessions() as session:
+        target = plan_import(session, ImportRequest.from_job(job))
+    survey = csv_in.survey(
+        opener, entity=target.entity, purchased=target.purchased, limits=ctx.import_limits
+    )
+    with ctx.sessions() as session:
+        plan = target.plan(session, job, survey.header)
+    warnings = _warnings(survey)
+    report_progress(ctx, job.id, processed=job.processed, total=survey.rows)
+    rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)
+    cancelled = False
+    try:
+        _apply_rows(ctx, plan, job.checkpoint, rows)
+    except JobCancelled:
+        cancelled = True
+    return _report(ctx, job, plan, survey, warnings, cancelled=cancelled)
+
+
+def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
+    def open_file() -> object:
+        try:
+            return ctx.store.open_read(key)
+        except ObjectNotFound as err:
+            raise FileRefused("The uploaded file is missing; upload it again.") from err
+
+    return open_file  # type: ignore[return-value]
+
+
+def _apply_rows(
+    ctx: JobContext, plan: ImportPlan, checkpoint: int, rows: Iterator[tuple[int, list[str]]]
+) -> None:
+    pending = ((row, cells) for row, cells in rows if row > checkpoint)
+    header = plan.header
+    while batch := list(itertools.islice(pending, ctx.batch_rows)):
+        drafts = [parse_row(header, cells, row) for row, cells in batch]
+        with unit_of_work(ctx.sessions) as session:
+            decisions = decide_batch(session, plan, drafts)
+            apply_batch(session, plan, decisions, hasher=hash_password)
+        report_progress(ctx, plan.job_id, processed=_processed(ctx, plan.job_id))
+
+
+def _processed(ctx: JobContext, job_id: str) -> int:
+    with ctx.sessions() as session:
+        return _count(session, job_id)
+
+
+def _count(session: Session, job_id: str) -> int:
+    statement = select(func.count()).where(ImportRowResult.job_id == job_id)
+    return session.scalar(statement) or 0
+
+
+def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:
+    warnings: dict[str, object] = {}
+    if survey.header.unknown:
+        warnings["unknown_columns"] = list(survey.header.unknown)
+    encoding = csv_in.encoding_warning(survey.encoding)
+    if encoding:
+        warnings["encoding"] = encoding
+    return warnings
+
+
+def _report(
+    ctx: JobContext,
+    job: Job,
+    plan: ImportPlan,
+    survey: csv_in.FileSurvey,
+    warnings: dict[str, object],
+    *,
+    cancelled: bool,
+) -> Outcome:
+    assert job.input_key is not None
+    opener = _opener(ctx, job.input_key)
+    with ctx.sessions() as session:
+        keys = write_reports(
+            ctx.store,
+            keys=report_keys(job.district_id, job.id),
+            header=survey.header,
+            rows=csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits),
+            results=_stored_results(session, job.id, ctx.batch_rows),
+        )
+        counts = count_outcomes(_outcome_counts(session, job.id))
+    if cancelled:
+        counts["not_processed"] = survey.rows - sum(counts.values())
+        status = JobStatus.CANCELLED
+    else:
+        status = JobStatus.COMPLETED_WITH_ERRORS if counts["failed"] else JobStatus.COMPLETED
+    return Outcome(
+        status,
+        counts=counts,
+        result_key=keys.result_key,
+        error_report_key=keys.errors_key,
+        warnings=warnings,
+    )
+
+
+def _stored_results(session: Session, job_id: str, batch_rows: int) -> Iterator[RowResult]:
+    statement = (
+        select(
+            ImportRowResult.row_number,
+            ImportRowResult.outcome,
+            ImportRowResult.errors,
+            ImportRowResult.record_id,
+        )
+        .where(ImportRowResult.job_id == job_id)
+        .order_by(ImportRowResult.row_number)
+        .execution_options(yield_per=batch_rows)
+    )
+    for row, outcome, errors, record_id in session.execute(statement):
+        yield RowResult(row, RowOutcome(outcome), tuple(errors or ()), record_id)
+
+
+def _outcome_counts(session: Session, job_id: str) -> list[tuple[str, int]]:
+    statement = (
+        select(ImportRowResult.outcome, func.count())
+        .where(ImportRowResult.job_id == job_id)
+        .group_by(ImportRowResult.outcome)
+    )
+    return [(outcome, number) for outcome, number in session.execute(statement)]

@@ -1,0 +1,406 @@
+"""The import pipeline on SQLite and Postgres: round trips, row rules, reports, resume."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import jobs.imports
+from jobs.errors import TransientJobError
+from jobs.imports import run_import
+from jobs.lifecycle import JobContext, run_job
+from jobs.passwords import verify_password
+from storage.db import unit_of_work
+from storage.models import ClassStudent, ImportChange, Student
+from storage.objects import FolderStore
+from tests import factories
+from tests.factories import SmallDistrict
+from tests.importing import change_count, export_bytes, finished, read_csv, run_import_of, submit
+
+HEADER = (
+    "Database ID,First Name,Last Name,Username,Password,External Assigned ID,Grade,Organizations"
+)
+
+
+@pytest.fixture
+def roster(sessions: sessionmaker[Session]) -> SmallDistrict:
+    with unit_of_work(sessions) as session:
+        return factories.small_district(session)
+
+
+@pytest.fixture
+def ctx(sessions: sessionmaker[Session], tmp_path: Path) -> JobContext:
+    return JobContext(sessions=sessions, store=FolderStore(tmp_path / "objects"), batch_rows=2)
+
+
+def rows_of(data: bytes) -> tuple[list[str], list[list[str]]]:
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    return table[0], table[1:]
+
+
+def as_csv(header: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def student(sessions: sessionmaker[Session], username: str) -> Student:
+    with sessions() as session:
+        found = session.scalars(select(Student).where(Student.username == username)).one()
+        session.expunge(found)
+        return found
+
+
+def test_an_unchanged_export_imports_as_all_unchanged_and_writes_nothing(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    exported = export_bytes(ctx, roster)
+
+    # when
+    run = run_import_of(ctx, roster, exported)
+
+    # then
+    assert run.job.status == "completed", run.job.error
+    assert run.job.counts == {"created": 0, "updated": 0, "unchanged": 4, "failed": 0}
+    assert [r["Result"] for r in run.results] == ["unchanged"] * 4
+    assert run.job.error_report_key is None
+    assert change_count(ctx.sessions) == 0
+
+
+def test_edited_rows_are_exactly_the_updates_and_a_new_export_shows_them(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given: a teacher's edits in a spreadsheet: a grade, a name with an accent, a class added
+    header, rows = rows_of(export_bytes(ctx, roster))
+    col = {name: i for i, name in enumerate(header)}
+    jose = next(r for r in rows if r[col["Username"]] == "jgarcia")
+    zoe = next(r for r in rows if r[col["Username"]] == "zdangelo")
+    anguyen = next(r for r in rows if r[col["Username"]] == "anguyen")
+    jose[col["Grade"]] = "4"
+    zoe[col["First Name"]] = "Zoé"
+    anguyen[col["Classes/Groups"]] = "Grade 7 - Muñoz;grade 4 - muñoz"
+
+    # when
+    run = run_import_of(ctx, roster, as_csv(header, rows))
+
+    # then
+    assert run.job.counts == {"created": 0, "updated": 3, "unchanged": 1, "failed": 0}
+    _, again = rows_of(export_bytes(ctx, roster))
+    by_name = {r[col["Username"]]: r for r in again}
+    assert by_name["jgarcia"][col["Grade"]] == "4"
+    assert by_name["zdangelo"][col["First Name"]] == "Zoé"
+    assert by_name["anguyen"][col["Classes/Groups"]] == "Grade 4 - Muñoz;Grade 7 - Muñoz"
+    with ctx.sessions() as session:
+        changes = session.scalars(select(ImportChange).order_by(ImportChange.row_number)).all()
+        assert [(c.column, c.old_value, c.new_value) for c in changes] == [
+            ("Grade", "3", "4"),
+            ("First Name", "Zoë", "Zoé"),
+            ("Classes/Groups", "Grade 7 - Muñoz", "Grade 7 - Muñoz;grade 4 - muñoz"),
+        ]
+
+
+def test_every_problem_of_a_row_is_reported_and_other_rows_still_apply(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    jose = roster.students[0]
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{jose.id},José,García,jgarcia,,000123,5,North Elementary",
+            f"{roster.students[1].id},Zoë,D'Angelo,zd,abc,000124,13,North Elementary:South Middle",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.job.status == "completed_with_errors"
+    assert (run.outcome(2), run.outcome(3)) == ("updated", "failed")
+    problems = run.errors_of(3)
+    assert "Username:" in problems and "Password:" in problems and "Grade:" in problems
+    assert "Use ';' between values, not ':'" in problems
+    assert student(ctx.sessions, "jgarcia").grade == "5"
+    assert student(ctx.sessions, "zdangelo").grade == "K"
+
+
+def test_the_errors_file_once_fixed_imports_with_no_failures(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given a file with one bad row
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{roster.students[1].id},Zoë,D'Angelo,zdangelo,,000124,Kindergarden,North Elementary",
+        ]
+    )
+    first = run_import_of(ctx, roster, data)
+    assert first.job.counts["failed"] == 1
+    errors_header = list(first.errors[0])
+    assert errors_header[-1] == "Errors" and "Row" not in errors_header
+
+    # when the teacher fixes the grade in the errors file and uploads it as it is
+    fixed = [dict(row, Grade="1") for row in first.errors]
+    second = run_import_of(ctx, roster, as_csv(errors_header, [list(r.values()) for r in fixed]))
+
+    # then
+    assert second.job.counts == {"created": 0, "updated": 1, "unchanged": 0, "failed": 0}
+    assert student(ctx.sessions, "zdangelo").grade == "1"
+
+
+def test_a_teachers_import_touching_a_student_outside_their_classes_refuses_that_row_only(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given the teacher of class A; Amélie is in South's class C
+    amelie, jose = roster.students[3], roster.students[0]
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{amelie.id},Amélie,Nguyen,anguyen,,A-77,7,South Middle",
+            f"{jose.id},José,García,jgarcia,,000123,2,North Elementary",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data, username=roster.teacher.username)
+
+    # then
+    assert (run.outcome(2), run.outcome(3)) == ("failed", "updated")
+    assert f"no student with Database ID {amelie.id} is in your roster" in run.errors_of(2)
+    assert student(ctx.sessions, "anguyen").last_name == "Nguyễn"
+
+
+def test_an_id_of_another_district_gets_the_same_refusal_as_one_that_does_not_exist(
+    ctx: JobContext, roster: SmallDistrict, sessions: sessionmaker[Session]
+) -> None:
+    # given
+    with unit_of_work(sessions) as session:
+        other = factories.small_district(session, "Elsewhere")
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{other.students[0].id},José,García,jgarcia,,000123,3,North Elementary",
+            "99999999,José,García,jgarcia,,000123,3,North Elementary",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    first, second = run.errors_of(2), run.errors_of(3)
+    assert first.replace(str(other.students[0].id), "N") == second.replace("99999999", "N")
+
+
+def test_a_new_student_is_created_with_a_hashed_password_never_shown_in_reports(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    data = "\r\n".join(
+        [
+            HEADER + ",Classes/Groups",
+            ",Ana,O'Neil,aoneil,s3cret-pw,555,1,North Elementary,Grade 3 - O'Brien",
+            ",Bo,Li,bli,,556,1,North Elementary,",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert (run.outcome(2), run.outcome(3)) == ("created", "failed")
+    assert "Password: is required for a new student." in run.errors_of(3)
+    created = student(ctx.sessions, "aoneil")
+    assert created.password_hash and verify_password("s3cret-pw", created.password_hash)
+    assert "s3cret-pw" not in str(run.results) and "s3cret-pw" not in str(run.errors)
+    with ctx.sessions() as session:
+        classes = session.scalars(
+            select(ClassStudent.class_id).where(ClassStudent.student_id == created.id)
+        ).all()
+        assert classes == [roster.class_a.id]
+        logged = session.scalars(select(ImportChange.new_value)).all()
+        assert "s3cret-pw" not in logged and "(changed)" in logged
+
+
+def test_a_repeated_database_id_is_refused_after_its_first_row_even_across_batches(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given (two rows a batch: rows 2-3, then 4)
+    jose = roster.students[0]
+    line = f"{jose.id},José,García,jgarcia,,000123,3,North Elementary"
+    other = f"{roster.students[1].id},Zoë,D'Angelo,zdangelo,,000124,K,North Elementary"
+    data = "\r\n".join([HEADER, line, other, line])
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(4) == "failed"
+    assert "Database ID: duplicate of row 2." in run.errors_of(4)
+
+
+def test_spreadsheet_damage_is_caught_not_applied(ctx: JobContext, roster: SmallDistrict) -> None:
+    # given: lost leading zeros, a US date, an ID in scientific notation
+    jose = roster.students[0]
+    data = "\r\n".join(
+        [
+            HEADER + ",Birth Date",
+            f"{jose.id},José,García,jgarcia,,123,3,North Elementary,4/9/2016",
+            "1.23E+11,Zoë,D'Angelo,zdangelo,,000124,K,North Elementary,",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(2) == "unchanged"
+    assert run.outcome(3) == "failed" and "scientific notation" in run.errors_of(3)
+    assert student(ctx.sessions, "jgarcia").external_id == "000123"
+
+
+def test_access_to_imagine_reading_cannot_be_removed_by_an_import(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    jose = roster.students[0]
+    data = "\r\n".join(
+        [
+            HEADER + ",Imagine Reading: Access",
+            f"{jose.id},José,García,jgarcia,,000123,3,North Elementary,No",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(2) == "failed"
+    assert "cannot be removed by an import" in run.errors_of(2)
+    assert student(ctx.sessions, "jgarcia").access_reading is True
+
+
+def test_usernames_are_unique_against_the_roster_and_earlier_rows_of_the_file(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    data = "\r\n".join(
+        [
+            HEADER,
+            ",New,One,JGARCIA,pass1,901,1,North Elementary",
+            ",New,Two,fresh,pass2,902,1,North Elementary",
+            ",New,Three,Fresh,pass3,903,1,North Elementary",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(2) == "failed" and "already used by another student" in run.errors_of(2)
+    assert run.outcome(3) == "created"
+    assert run.outcome(4) == "failed" and "already used in row 3 of this file" in run.errors_of(4)
+
+
+def test_a_dry_run_reports_like_a_real_run_and_changes_nothing(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    jose = roster.students[0]
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{jose.id},José,García,jgarcia,,000123,6,North Elementary",
+            ",New,Kid,newkid,pass,777,1,North Elementary",
+            f"{jose.id},José,García,jgarcia,,000123,6,North Elementary",
+        ]
+    )
+
+    # when
+    dry = run_import_of(ctx, roster, data, dry_run=True)
+
+    # then
+    assert dry.job.dry_run and dry.job.counts == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "failed": 1,
+    }
+    assert student(ctx.sessions, "jgarcia").grade == "3"
+    with ctx.sessions() as session:
+        assert session.scalars(select(Student).where(Student.username == "newkid")).first() is None
+    assert change_count(ctx.sessions) == 0
+
+
+def test_a_missing_required_column_fails_the_job_and_changes_nothing(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    data = "Database ID,First Name\r\n1,Someone\r\n"
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.job.status == "failed"
+    assert run.job.error is not None and "Grade" in run.job.error
+    assert change_count(ctx.sessions) == 0
+
+
+def _resume_file(roster: SmallDistrict) -> str:
+    lines = [HEADER]
+    for n, s in enumerate(roster.students):
+        cells = [s.id, s.first_name, f"Edited{n}", s.username, "", s.external_id, s.grade]
+        lines.append(",".join(map(str, cells)) + ",North Elementary")
+    lines += [f",Kid,N{n},kid{n},pass{n},80{n},2,North Elementary" for n in range(3)]
+    return "\r\n".join(lines)
+
+
+def test_an_import_interrupted_between_batches_resumes_with_the_same_outcome(
+    ctx: JobContext,
+    roster: SmallDistrict,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a fault after the second batch has committed
+    data = _resume_file(roster).encode()
+    job_id = submit(ctx, roster, data)
+    real = jobs.imports.apply_batch
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object) -> dict[str, int]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise TransientJobError("The database did not answer")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs.imports, "apply_batch", flaky)
+
+    # when the first delivery fails and the broker delivers again
+    with pytest.raises(TransientJobError):
+        run_job(ctx, job_id, run_import)
+    interrupted = finished(ctx, job_id)
+    run_job(ctx, job_id, run_import)
+    resumed = finished(ctx, job_id)
+
+    # then
+    assert (interrupted.job.status, interrupted.job.checkpoint) == ("queued", 5)
+    assert resumed.job.status == "completed" and resumed.job.attempts == 2
+    assert resumed.job.counts == {"created": 3, "updated": 4, "unchanged": 0, "failed": 0}
+    assert [r["Result"] for r in resumed.results] == ["updated"] * 4 + ["created"] * 3
+    with ctx.sessions() as session:
+        kids = session.scalars(select(Student.username).where(Student.username.like("kid%"))).all()
+        assert sorted(kids) == ["kid0", "kid1", "kid2"]
+    # four last names and one school changed; seven values of each of three new students
+    assert change_count(sessions, job_id) == 5 + 3 * 7
+    assert read_csv(ctx.store, resumed.job.result_key)[0]["Row"] == "2"
