@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import RequestRefused
-from jobs.lifecycle import mark_queued, request_cancel
-from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
+from jobs.lifecycle import request_cancel
+from jobs.requests import ExportRequest, ImportRequest
 from jobs.views import job_object
 from schemas.jobs import JobStatus
 from storage import districts, job_records
 from storage.db import unit_of_work, upgrade
 from storage.models import Job
 from storage.seed import seed_district
-from worker.progress import wait_for_job
-from worker.runtime import Runtime, embedded_worker, start
+from worker import submit
+from worker.runtime import Runtime, start
 from worker.settings import Settings
 
 
@@ -77,11 +77,10 @@ def export(args: argparse.Namespace) -> int:
         ids=_ids(args.ids),
     )
     try:
-        with unit_of_work(rt.jobs.sessions) as session:
-            job_id = submit_export(session, request).id
+        job_id = submit.export_job(rt, request)
     except RequestRefused as err:
         raise CommandError(err.message) from err
-    return _enqueue_and_report(rt, "export_roster", job_id, args)
+    return _run_and_report(rt, submit.EXPORT_ACTOR, job_id, args)
 
 
 def import_file(args: argparse.Namespace) -> int:
@@ -97,27 +96,14 @@ def import_file(args: argparse.Namespace) -> int:
         filename=path.name,
     )
     try:
-        with unit_of_work(rt.jobs.sessions) as session:
-            job = submit_import(session, request)
-            job_id, key = job.id, job.input_key or ""
+        job_id = submit.import_job(rt, request, path)
     except RequestRefused as err:
         raise CommandError(err.message) from err
-    rt.jobs.store.put_file(key, path)
-    with unit_of_work(rt.jobs.sessions) as session:
-        queued = job_records.get(session, job_id)
-        assert queued is not None
-        mark_queued(session, queued)
-    return _enqueue_and_report(rt, "import_roster", job_id, args)
+    return _run_and_report(rt, submit.IMPORT_ACTOR, job_id, args)
 
 
-def _enqueue_and_report(rt: Runtime, actor_name: str, job_id: str, args: Any) -> int:
-    """Send the job's message; with the in-process broker, also run it here to its end."""
-    rt.broker.get_actor(actor_name).send(job_id)
-    if rt.settings.embedded_broker:
-        with embedded_worker(rt):
-            wait_for_job(rt.jobs, job_id, show_progress=args.wait)
-    elif args.wait:
-        wait_for_job(rt.jobs, job_id, show_progress=True)
+def _run_and_report(rt: Runtime, actor_name: str, job_id: str, args: Any) -> int:
+    submit.send(rt, actor_name, job_id, wait=args.wait, show_progress=args.wait)
     job = _job(rt, job_id)
     _print_job(rt, job, as_json=args.json)
     return 1 if job.status == JobStatus.FAILED.value else 0

@@ -5,14 +5,13 @@ the global broker when it is declared. `setup` is what `dramatiq worker.runtime:
 worker.actors` calls in each worker process; the CLI calls `start` in its own process.
 
 Without `ROSTERJOBS_BROKER_URL` the broker is dramatiq's in-process `StubBroker` and jobs
-run in a worker thread of the process that submitted them (`embedded_worker`).
+run in a worker thread of the process that submitted them (`ensure_embedded_worker`).
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from dramatiq.middleware import (
 )
 from sqlalchemy import Engine
 
+from jobs.csv_in import ImportLimits
 from jobs.lifecycle import JobContext
 from storage.db import make_engine, session_factory
 from storage.objects import open_store
@@ -110,7 +110,13 @@ def start(settings: Settings, *, json_logs: bool | None = None) -> Runtime:
         store=open_store(settings.storage_url, base_dir=settings.base_dir),
         link_ttl=settings.link_ttl,
         max_attempts=settings.max_attempts,
-        batch_rows=settings.export_batch_rows,
+        batch_rows=settings.batch_rows,
+        import_limits=ImportLimits(
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            max_columns=settings.import_max_columns,
+            max_cell_chars=settings.import_max_cell_chars,
+        ),
     )
     context.install(jobs)
     importlib.import_module("worker.actors")
@@ -123,12 +129,18 @@ def setup() -> None:
     start(Settings.from_env())
 
 
-@contextmanager
-def embedded_worker(runtime: Runtime) -> Iterator[None]:
-    """A dramatiq worker thread in this process, for the in-process broker."""
+def ensure_embedded_worker(runtime: Runtime) -> None:
+    """Start, once per process, a dramatiq worker thread for the in-process broker.
+
+    It lives as long as the process: a dramatiq `Worker` adds middleware to its broker,
+    so one is started per broker rather than one per job.
+    """
+    if id(runtime.broker) in _EMBEDDED:
+        return
     worker = dramatiq.Worker(runtime.broker, worker_threads=1, worker_timeout=100)
     worker.start()
-    try:
-        yield
-    finally:
-        worker.stop()
+    _EMBEDDED[id(runtime.broker)] = worker
+    atexit.register(worker.stop)
+
+
+_EMBEDDED: dict[int, dramatiq.Worker] = {}

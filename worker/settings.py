@@ -32,7 +32,11 @@ class Settings:
     base_dir: Path = Path(".")
     queue_namespace: str = "rosterjobs"
     max_attempts: int = 5
-    export_batch_rows: int = 2000
+    batch_rows: int = 1000
+    import_max_bytes: int = 100 * 1024 * 1024
+    import_max_rows: int = 1_000_000
+    import_max_columns: int = 200
+    import_max_cell_chars: int = 10_000
 
     @property
     def embedded_broker(self) -> bool:
@@ -54,7 +58,11 @@ class Settings:
             base_dir=base_dir,
             queue_namespace=env.get("ROSTERJOBS_QUEUE_NAMESPACE") or "rosterjobs",
             max_attempts=_positive_int(env, "ROSTERJOBS_MAX_ATTEMPTS", 5),
-            export_batch_rows=_positive_int(env, "ROSTERJOBS_EXPORT_BATCH_ROWS", 2000),
+            batch_rows=_positive_int(env, "ROSTERJOBS_BATCH_ROWS", 1000),
+            import_max_bytes=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_BYTES", 100 * 1024 * 1024),
+            import_max_rows=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_ROWS", 1_000_000),
+            import_max_columns=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_COLUMNS", 200),
+            import_max_cell_chars=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_CELL_CHARS", 10_000),
         )
 
 
@@ -78,7 +86,10 @@ def _generated_secret(base_dir: Path) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key

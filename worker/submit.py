@@ -1,0 +1,47 @@
+"""Submitting jobs from this process: record the job, upload its file, send its message,
+and, with the in-process broker, run it here until it finishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobs.errors import RequestRefused
+from jobs.lifecycle import mark_queued
+from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
+from storage import job_records
+from storage.db import unit_of_work
+from worker.progress import wait_for_job
+from worker.runtime import Runtime, ensure_embedded_worker
+
+EXPORT_ACTOR = "export_roster"
+IMPORT_ACTOR = "import_roster"
+
+
+def export_job(rt: Runtime, request: ExportRequest) -> str:
+    """Record a queued export (RequestRefused leaves no job) and answer its id."""
+    with unit_of_work(rt.jobs.sessions) as session:
+        return submit_export(session, request).id
+
+
+def import_job(rt: Runtime, request: ImportRequest, path: Path) -> str:
+    """Record an import, upload `path` as its file, then mark it queued."""
+    with unit_of_work(rt.jobs.sessions) as session:
+        job = submit_import(session, request)
+        job_id, key = job.id, job.input_key or ""
+    rt.jobs.store.put_file(key, path)
+    with unit_of_work(rt.jobs.sessions) as session:
+        queued = job_records.get(session, job_id)
+        if queued is None:
+            raise RequestRefused("The import disappeared while its file was uploaded.")
+        mark_queued(session, queued)
+    return job_id
+
+
+def send(rt: Runtime, actor_name: str, job_id: str, *, wait: bool, show_progress: bool) -> None:
+    """Send the job's message; with the in-process broker, also run it here to its end."""
+    rt.broker.get_actor(actor_name).send(job_id)
+    if rt.settings.embedded_broker:
+        ensure_embedded_worker(rt)
+        wait_for_job(rt.jobs, job_id, show_progress=show_progress)
+    elif wait:
+        wait_for_job(rt.jobs, job_id, show_progress=show_progress)
