@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
@@ -115,7 +116,7 @@ def survey(
     try:
         return _survey_as(open_file, "utf-8", check, limits)
     except _NotUtf8:
-        return _survey_as(open_file, "cp1252", check, limits)
+        return _survey_as(open_file, "cp1252", check, limits, inspect=_refuse_mixed_encodings)
 
 
 def read_rows(open_file: Opener, *, encoding: str, limits: ImportLimits) -> Records:
@@ -140,6 +141,11 @@ def check_header(cells: Sequence[str], *, entity: Entity, purchased: Collection[
             "The first row must be the header row, but row 1 of the file is empty. "
             f"Put the column headers ({headers}) in row 1 and upload the file again."
         )
+    if len(cells) == 1 and cells[0].count(";") >= 2:
+        raise FileRefused(
+            "The file separates its cells with ';' instead of ',' (a spreadsheet set to a "
+            f"European list separator saved it). {_SAVE_AS}"
+        )
     columns, unknown = _match_headers(cells, entity, purchased)
     _refuse_duplicates(columns)
     _refuse_missing(cells, columns, entity, purchased)
@@ -159,15 +165,44 @@ def encoding_warning(encoding: str) -> str | None:
 
 
 def _survey_as(
-    open_file: Opener, encoding: str, check: HeaderCheck, limits: ImportLimits
+    open_file: Opener,
+    encoding: str,
+    check: HeaderCheck,
+    limits: ImportLimits,
+    inspect: Callable[[int, list[str]], None] | None = None,
 ) -> FileSurvey:
     with closing(_records(open_file, encoding, limits)) as records:
         first = next(records, None)
         if first is None:
             raise FileRefused("The file is empty.")
         header = check(first[1])
-        rows = sum(1 for _ in _data_rows(records, limits))
+        rows = 0
+        for number, cells in _data_rows(records, limits):
+            if inspect is not None:
+                inspect(number, cells)
+            rows += 1
     return FileSurvey(encoding, rows, header)
+
+
+# UTF-8 letters as Windows-1252 shows them: "Ã©" for "é" (lead bytes C3-C5 cover U+00C0 to
+# U+017F, accented Latin letters) and "á»…" for "ễ" (E1 B8-BB: Vietnamese letters). Narrow on
+# purpose: plain Windows-1252 text almost never has these pairs, so a real Windows-1252
+# file is not refused, while a UTF-8 export saved back with one row in Windows-1252 is.
+_CONTINUATION = re.escape(bytes(range(0x80, 0xC0)).decode("cp1252", errors="ignore"))
+_UTF8_AS_CP1252 = re.compile(
+    f"[\u00c3\u00c4\u00c5][{_CONTINUATION}]|\u00e1[\u00b8-\u00bb][{_CONTINUATION}]"
+)
+
+
+def _refuse_mixed_encodings(number: int, cells: list[str]) -> None:
+    """A file with UTF-8 rows and Windows-1252 rows (a UTF-8 export edited by a tool that
+    saved its own rows as Windows-1252) would have every accented UTF-8 name garbled."""
+    if any(_UTF8_AS_CP1252.search(cell) for cell in cells):
+        raise FileRefused(
+            f"The file mixes UTF-8 text with Windows-1252 text (row {number:,} is UTF-8, other "
+            "rows are not), so its accented letters cannot all be read correctly. "
+            f"{_SAVE_AS}"
+        )
 
 
 def _data_rows(records: Iterator[tuple[int, list[str]]], limits: ImportLimits) -> Records:

@@ -193,7 +193,7 @@ def _check_products(plan: ImportPlan, link: Link, decisions: list[Decision]) -> 
 
 
 def _unique_key(attr: str, value: str) -> str:
-    return value.casefold() if attr in ("username", "name") else value
+    return name_key(value) if attr in ("username", "name") else value
 
 
 def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
@@ -202,7 +202,7 @@ def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision])
         keyed = [
             (d, _unique_key(unique.attr, d.draft.values[unique.attr]))
             for d in decisions
-            if d.draft.values.get(unique.attr)
+            if d.draft.values.get(unique.attr) and not d.draft.id_refused
         ]
         keys = {key for _, key in keyed}
         holders = references.holders(
@@ -251,7 +251,8 @@ def _password_hashes(
 
 def _check_rules(plan: ImportPlan, decision: Decision) -> None:
     draft, stored = decision.draft, decision.stored
-    if draft.creates and plan.spec.model is Student and not draft.password:
+    missing_password = not draft.password and "Password" not in draft.refused
+    if draft.creates and plan.spec.model is Student and missing_password:
         draft.refuse("Password", "is required for a new student.")
     for product in plan.purchased:
         attr = product.access_attr
@@ -272,8 +273,11 @@ def _diff(plan: ImportPlan, decision: Decision, hashes: dict[int, str | None]) -
     if draft.errors:
         decision.outcome = RowOutcome.FAILED
         return
-    if decision.stored is None:
+    if draft.creates:
         decision.outcome = RowOutcome.CREATED
+        return
+    if decision.stored is None:
+        decision.outcome = RowOutcome.FAILED
         return
     for attr, value in draft.values.items():
         old = decision.stored.get(attr)
@@ -285,8 +289,9 @@ def _diff(plan: ImportPlan, decision: Decision, hashes: dict[int, str | None]) -
 
 
 def _same(attr: str, old: Any, new: Any) -> bool:
-    """Equal as the roster means it: name lists as case-insensitive sets."""
-    if isinstance(new, tuple):
+    """Equal as the roster means it: name lists as case-insensitive sets, an empty cell as
+    an empty list."""
+    if isinstance(new, tuple) or isinstance(old, tuple):
         return _as_set(new) == _as_set(old)
     if attr == "school":
         return name_key(old or "") == name_key(new or "")
@@ -294,7 +299,7 @@ def _same(attr: str, old: Any, new: Any) -> bool:
 
 
 def _as_set(values: Any) -> frozenset[Any]:
-    return frozenset(v.casefold() if isinstance(v, str) else v for v in (values or ()))
+    return frozenset(name_key(v) if isinstance(v, str) else v for v in (values or ()))
 
 
 def count_outcomes(results: Sequence[tuple[str, int]]) -> dict[str, int]:

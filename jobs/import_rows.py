@@ -34,13 +34,20 @@ class RowDraft:
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     password: str | None = None
+    refused: set[str] = field(default_factory=set)
 
     @property
     def creates(self) -> bool:
-        return self.record_id is None
+        """An empty Database ID creates a record; a refused one neither creates nor updates."""
+        return self.record_id is None and not self.id_refused
+
+    @property
+    def id_refused(self) -> bool:
+        return "Database ID" in self.refused
 
     def refuse(self, column: str, message: str) -> None:
         self.errors.append(f"{column}: {message}")
+        self.refused.add(column)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ def _read_cell(draft: RowDraft, column: Column, cell: str, seen: dict[str, Colum
     if value is None and column.value_required:
         draft.refuse(column.header, "is required.")
         return
+    if value is None:
+        value = column.empty
     if column.attr == "id":
         draft.record_id = value
     elif column.attr == "password":

@@ -50,7 +50,7 @@ def run_import(ctx: JobContext, job: Job) -> Outcome:
     with ctx.sessions() as session:
         plan = target.plan(session, job, survey.header)
     warnings = _warnings(survey)
-    report_progress(ctx, job.id, processed=job.processed, total=survey.rows)
+    report_progress(ctx, job.id, total=survey.rows)
     rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)
     cancelled = False
     try:
@@ -80,17 +80,7 @@ def _apply_rows(
         with unit_of_work(ctx.sessions) as session:
             decisions = decide_batch(session, plan, drafts)
             apply_batch(session, plan, decisions, hasher=hash_password)
-        report_progress(ctx, plan.job_id, processed=_processed(ctx, plan.job_id))
-
-
-def _processed(ctx: JobContext, job_id: str) -> int:
-    with ctx.sessions() as session:
-        return _count(session, job_id)
-
-
-def _count(session: Session, job_id: str) -> int:
-    statement = select(func.count()).where(ImportRowResult.job_id == job_id)
-    return session.scalar(statement) or 0
+        report_progress(ctx, plan.job_id)
 
 
 def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:

@@ -135,9 +135,10 @@ def claim(ctx: JobContext, job_id: str) -> Job | None:
 
 
 def report_progress(
-    ctx: JobContext, job_id: str, *, processed: int, total: int | None = None
+    ctx: JobContext, job_id: str, *, processed: int | None = None, total: int | None = None
 ) -> None:
-    """Store progress in its own short transaction; raise JobCancelled if asked to stop."""
+    """Store progress in its own short transaction (an import's batches store theirs with
+    their checkpoint, so they only send the heartbeat); raise JobCancelled if asked to stop."""
     with unit_of_work(ctx.sessions) as session:
         cancel = job_records.record_progress(session, job_id, processed=processed, total=total)
     if cancel:

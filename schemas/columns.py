@@ -94,6 +94,7 @@ class Column:
     group: str
     product: Product | None = None
     multi: bool = False
+    empty: Any = None  # what an empty cell means on import: None clears, False for Access
 
     @property
     def value_required(self) -> bool:
@@ -361,6 +362,7 @@ def _access_column(product: Product) -> Column:
         YesNoCodec(),
         PRODUCT,
         product=product,
+        empty=False,
     )
 
 

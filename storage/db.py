@@ -41,8 +41,14 @@ def _sqlite_engine(url: str, database: str | None, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only ("École" stays "École"); names are not ASCII.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     return engine
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

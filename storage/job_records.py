@@ -21,10 +21,13 @@ def get_for_update(session: Session, job_id: str) -> Job | None:
 
 
 def record_progress(
-    session: Session, job_id: str, *, processed: int, total: int | None = None
+    session: Session, job_id: str, *, processed: int | None = None, total: int | None = None
 ) -> bool:
-    """Store progress and refresh the heartbeat; answers whether a cancel was requested."""
-    values: dict[str, object] = {"processed": processed, "heartbeat_at": utcnow()}
+    """Store progress (when given) and refresh the heartbeat; answers whether a cancel was
+    requested."""
+    values: dict[str, object] = {"heartbeat_at": utcnow()}
+    if processed is not None:
+        values["processed"] = processed
     if total is not None:
         values["total"] = total
     session.execute(update(Job).where(Job.id == job_id).values(**values))

@@ -25,7 +25,8 @@ class Reference:
 
 
 def name_key(name: str) -> str:
-    return name.strip().casefold()
+    """How names and usernames are compared: lower-cased like the stored `*_key` columns."""
+    return name.strip().lower()
 
 
 def schools(session: Session, district_id: int, keys: Collection[str]) -> dict[str, Reference]:

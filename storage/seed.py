@@ -118,7 +118,15 @@ def _seed_postgres(
     with engine.begin() as connection:
         district_id = _insert_district(connection, plan.name, replace)
         _write_district(plan, IdRanges(district_id, *firsts), _copy_writer(connection), progress)
+    _analyze(engine)
     return district_id
+
+
+def _analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load: with the counts of empty tables,
+    Postgres plans the export's per-student subqueries as scans of whole tables."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
 
 
 def _seed_sqlite(

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,7 +17,7 @@ from jobs.imports import run_import
 from jobs.lifecycle import JobContext, run_job
 from jobs.passwords import verify_password
 from storage.db import unit_of_work
-from storage.models import ClassStudent, ImportChange, Student
+from storage.models import ClassStudent, EducatorSchool, ImportChange, Student
 from storage.objects import FolderStore
 from tests import factories
 from tests.factories import SmallDistrict
@@ -404,3 +405,95 @@ def test_an_import_interrupted_between_batches_resumes_with_the_same_outcome(
     # four last names and one school changed; seven values of each of three new students
     assert change_count(sessions, job_id) == 5 + 3 * 7
     assert read_csv(ctx.store, resumed.job.result_key)[0]["Row"] == "2"
+
+
+def test_a_row_that_hits_a_constraint_at_write_time_is_refused_alone(
+    ctx: JobContext, roster: SmallDistrict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another writer takes username "taken" between the checks and the write
+    # (the uniqueness check is made blind to it, as it would be in that race)
+    monkeypatch.setattr("storage.references.holders", lambda *args, **kwargs: {})
+    data = "\r\n".join(
+        [
+            HEADER,
+            ",Ana,Ruiz,aruiz,pass1,901,2,North Elementary",
+            ",Bo,Li,JGarcia,pass2,902,2,North Elementary",
+            ",Cy,Wu,cwu,pass3,903,2,North Elementary",
+        ]
+    )
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert [run.outcome(n) for n in (2, 3, 4)] == ["created", "failed", "created"]
+    assert "could not be saved" in run.errors_of(3)
+    assert run.job.counts == {"created": 2, "updated": 0, "unchanged": 0, "failed": 1}
+    with ctx.sessions() as session:
+        names = session.scalars(select(Student.username).where(Student.external_id.like("90%")))
+        assert sorted(names) == ["aruiz", "cwu"]
+
+
+def test_a_cancelled_import_keeps_what_it_committed_and_reports_the_rest_not_processed(
+    ctx: JobContext, roster: SmallDistrict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the user cancels while the first batch is being applied
+    job_id = submit(ctx, roster, _resume_file(roster).encode())
+    real = jobs.imports.apply_batch
+
+    def cancel_during_first(session: Session, *args: object, **kwargs: object) -> object:
+        job = session.get(jobs.imports.Job, job_id)
+        assert job is not None
+        job.cancel_requested = True
+        return real(session, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs.imports, "apply_batch", cancel_during_first)
+
+    # when
+    run_job(ctx, job_id, run_import)
+    run = finished(ctx, job_id)
+
+    # then
+    assert run.job.status == "cancelled"
+    assert [r["Result"] for r in run.results] == ["updated"] * 2 + ["not processed"] * 5
+    assert run.job.counts["not_processed"] == 5
+    assert student(ctx.sessions, "jgarcia").last_name == "Edited0"
+    assert student(ctx.sessions, "formula1").last_name == "-Smith"
+
+
+def test_no_log_line_of_an_import_carries_names_usernames_or_passwords(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    data = "\r\n".join([HEADER, ",Ana,Zyx-Ruiz,azyxruiz,Sekr1t-pw,901,2,North Elementary"])
+
+    # when
+    with structlog.testing.capture_logs() as logs:
+        run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(2) == "created"
+    shown = repr(logs)
+    assert "import.finished" in shown
+    for secret in ("Zyx-Ruiz", "azyxruiz", "Sekr1t-pw", "José", "jgarcia"):
+        assert secret not in shown
+
+
+def test_school_names_with_accented_capitals_match_in_any_case(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given a school whose name starts with a capital letter outside ASCII (the district
+    # admin is assigned to every school, this one too: that is what makes them district admin)
+    with unit_of_work(ctx.sessions) as session:
+        ecole = factories.school(session, roster.district.id, "École Nord")
+        session.add(EducatorSchool(educator_id=roster.district_admin.id, school_id=ecole.id))
+    jose = roster.students[0]
+    data = "\r\n".join([HEADER, f"{jose.id},José,García,jgarcia,,000123,3,ÉCOLE NORD"])
+
+    # when
+    run = run_import_of(ctx, roster, data)
+
+    # then
+    assert run.outcome(2) == "updated", run.errors_of(2)
+    _, rows = rows_of(export_bytes(ctx, roster))
+    assert [row[7] for row in rows if row[3] == "jgarcia"] == ["École Nord"]
