@@ -25,7 +25,16 @@ class PermanentJobError(JobError):
 
 
 class RequestRefused(PermanentJobError):
-    """The request is not allowed or names something that does not exist."""
+    """The request is not allowed or names something that does not exist.
+
+    `field` names the request field at fault (`columns`, `filters.school`) when the request
+    names something that does not exist or does not apply: the request is invalid. Without
+    a field, the request is valid but outside the educator's reach: it is forbidden.
+    """
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TransientJobError(JobError):

@@ -145,7 +145,7 @@ def _record_changes(session: Session, plan: ImportPlan, decision: Decision) -> N
         for attr, (old, new) in changes.items()
     ]
     if rows:
-        session.execute(insert(ImportChange.__table__), rows)
+        session.execute(insert(roster_writes.table_of(ImportChange)), rows)
 
 
 def _header(plan: ImportPlan, attr: str) -> str:
@@ -181,7 +181,7 @@ def _record_results(session: Session, job_id: str, decisions: Sequence[Decision]
         for d in decisions
     ]
     if rows:
-        session.execute(insert(ImportRowResult.__table__), rows)
+        session.execute(insert(roster_writes.table_of(ImportRowResult)), rows)
 
 
 def _counts(decisions: Sequence[Decision]) -> dict[str, int]:

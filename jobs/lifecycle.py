@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.csv_in import ImportLimits
@@ -143,6 +144,23 @@ def report_progress(
         cancel = job_records.record_progress(session, job_id, processed=processed, total=total)
     if cancel:
         raise JobCancelled()
+
+
+def transition(session: Session, job_id: str, source: JobStatus, target: JobStatus) -> bool:
+    """Move a job from `source` to `target` in one conditional UPDATE; False when it was
+    not in `source`. Concurrent callers (an upload, a start call, an S3 event) race
+    safely: exactly one of them wins."""
+    values: dict[str, Any] = {"status": target.value}
+    if target is JobStatus.QUEUED:
+        values["queued_at"] = utcnow()
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.status == source.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount == 1
 
 
 def mark_queued(session: Session, job: Job) -> None:

@@ -90,8 +90,8 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
     try:
         columns = select_columns(entity, request.columns, purchased)
     except UnknownColumns as err:
-        raise RequestRefused(str(err)) from err
-    roster_filter = _roster_filter(session, request, entity, scope.district_id, purchased)
+        raise RequestRefused(str(err), field="columns") from err
+    roster_filter = _roster_filter(session, request, entity, scope, purchased)
     return ExportPlan(scope, entity, columns, roster_filter)
 
 
@@ -110,21 +110,22 @@ def _entity(name: str) -> Entity:
         return Entity(name.strip().lower())
     except ValueError as err:
         valid = ", ".join(entity.value for entity in Entity)
-        raise RequestRefused(f"Unknown entity {name!r}; choose one of: {valid}.") from err
+        message = f"Unknown entity {name!r}; choose one of: {valid}."
+        raise RequestRefused(message, field="entity") from err
 
 
 def _roster_filter(
     session: Session,
     request: ExportRequest,
     entity: Entity,
-    district_id: int,
+    scope: Scope,
     purchased: tuple[Product, ...],
 ) -> RosterFilter:
     _check_filters_apply(request, entity)
     return RosterFilter(
         grade=_grade(request.grade),
-        school_id=_school_id(session, district_id, request.school),
-        class_id=_class_id(session, district_id, request.class_group),
+        school_id=_school_id(session, scope, request.school),
+        class_id=_class_id(session, scope, request.class_group),
         product=_product(request.product, purchased),
         search=(request.search or "").strip() or None,
         ids=request.ids,
@@ -133,9 +134,11 @@ def _roster_filter(
 
 def _check_filters_apply(request: ExportRequest, entity: Entity) -> None:
     if request.grade is not None and entity is not Entity.STUDENTS:
-        raise RequestRefused(f"The grade filter applies to students, not {entity.value}.")
+        message = f"The grade filter applies to students, not {entity.value}."
+        raise RequestRefused(message, field="filters.grade")
     if request.product is not None and entity is Entity.EDUCATORS:
-        raise RequestRefused("The product filter applies to students and classes/groups.")
+        message = "The product filter applies to students and classes/groups."
+        raise RequestRefused(message, field="filters.product")
 
 
 def _grade(value: str | None) -> str | None:
@@ -144,25 +147,41 @@ def _grade(value: str | None) -> str | None:
     try:
         return GradeCodec().from_cell(value)
     except CellError as err:
-        raise RequestRefused(f"Grade filter: {err.message}") from err
+        raise RequestRefused(f"Grade filter: {err.message}", field="filters.grade") from err
 
 
-def _school_id(session: Session, district_id: int, name: str | None) -> int | None:
+def _school_id(session: Session, scope: Scope, name: str | None) -> int | None:
+    """A school filter: it must exist, and be one of a school admin's or teacher's schools."""
     if name is None:
         return None
-    school = districts.find_school(session, district_id, name)
+    school = districts.find_school(session, scope.district_id, name)
     if school is None:
-        raise RequestRefused(f"No school named {name!r} in this district.")
+        message = f"No school named {name!r} in this district."
+        raise RequestRefused(message, field="filters.school")
+    if scope.role is not Role.DISTRICT_ADMIN and school.id not in scope.school_ids:
+        raise RequestRefused(f"The school {school.name!r} is outside your schools.")
     return school.id
 
 
-def _class_id(session: Session, district_id: int, name: str | None) -> int | None:
+def _class_id(session: Session, scope: Scope, name: str | None) -> int | None:
+    """A class/group filter: it must exist, and be within the requester's reach."""
     if name is None:
         return None
-    found = classes.find_class(session, district_id, name)
+    found = classes.find_class(session, scope.district_id, name)
     if found is None:
-        raise RequestRefused(f"No class/group named {name!r} in this district.")
+        message = f"No class/group named {name!r} in this district."
+        raise RequestRefused(message, field="filters.class_group")
+    if not _reaches_class(session, scope, found.id, found.school_id):
+        raise RequestRefused(f"The class/group {found.name!r} is outside your reach.")
     return found.id
+
+
+def _reaches_class(session: Session, scope: Scope, class_id: int, school_id: int) -> bool:
+    if scope.role is Role.DISTRICT_ADMIN:
+        return True
+    if scope.role is Role.SCHOOL_ADMIN:
+        return school_id in scope.school_ids
+    return class_id in references.taught_class_ids(session, scope.educator_id)
 
 
 def _product(name: str | None, purchased: tuple[Product, ...]) -> Product | None:
@@ -173,7 +192,8 @@ def _product(name: str | None, purchased: tuple[Product, ...]) -> Product | None
         if wanted in (product.value.lower(), product.code):
             return product
     names = ", ".join(product.value for product in purchased) or "none"
-    raise RequestRefused(f"The district has no product {name!r}; it has: {names}.")
+    message = f"The district has no product {name!r}; it has: {names}."
+    raise RequestRefused(message, field="filters.product")
 
 
 @dataclass(frozen=True)

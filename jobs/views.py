@@ -1,18 +1,31 @@
 """The job object of DESIGN.md, as the CLI's `--json` and the HTTP API show it.
 
-Links are made fresh on every read, so they always have their full lifetime.
+Links are made fresh on every read, so they always have their full lifetime. By default
+they are the store's own (`download_url`: a presigned GET for S3, a `file://` URI for a
+folder); the HTTP API passes `links` to hand out its signed download URLs instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from storage.models import Job
 from storage.objects import ObjectStore
 
+LinkMaker = Callable[[str, str], str]
+"""(object key, attachment filename) -> a download URL valid for the link lifetime."""
 
-def job_object(job: Job, store: ObjectStore, *, link_ttl: int) -> dict[str, Any]:
+
+def job_object(
+    job: Job, store: ObjectStore, *, link_ttl: int, links: LinkMaker | None = None
+) -> dict[str, Any]:
+    def link(key: str, filename: str) -> str:
+        if links is not None:
+            return links(key, filename)
+        return store.download_url(key, filename=filename, ttl_seconds=link_ttl)
+
     return {
         "id": job.id,
         "kind": job.kind,
@@ -24,10 +37,8 @@ def job_object(job: Job, store: ObjectStore, *, link_ttl: int) -> dict[str, Any]
         "progress": {"total": job.total, "processed": job.processed},
         "counts": dict(job.counts or {}),
         "warnings": dict(job.warnings or {}),
-        "result_url": _link(store, job.result_key, output_name(job, "result"), link_ttl),
-        "error_report_url": _link(
-            store, job.error_report_key, output_name(job, "errors"), link_ttl
-        ),
+        "result_url": _link(link, job.result_key, output_name(job, "result")),
+        "error_report_url": _link(link, job.error_report_key, output_name(job, "errors")),
         "error": job.error,
         "attempts": job.attempts,
         "created_at": _iso(job.created_at),
@@ -45,8 +56,8 @@ def output_name(job: Job, which: str) -> str:
     return f"{job.entity}-import-{which}-{day}.csv"
 
 
-def _link(store: ObjectStore, key: str | None, filename: str, ttl: int) -> str | None:
-    return store.download_url(key, filename=filename, ttl_seconds=ttl) if key else None
+def _link(link: LinkMaker, key: str | None, filename: str) -> str | None:
+    return link(key, filename) if key else None
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

@@ -113,12 +113,20 @@ def child(argv: list[str]) -> int:
 
 
 def context(url: str, tmp: Path) -> Any:
+    from jobs.csv_in import ImportLimits
     from jobs.lifecycle import JobContext
     from storage.db import make_engine, session_factory
     from storage.objects import FolderStore
 
     engine = make_engine(url)
-    return JobContext(sessions=session_factory(engine), store=FolderStore(tmp), batch_rows=1000)
+    # a whole 1,000,000-student export is ~300 MB: over the default import limit of 100 MiB
+    limits = ImportLimits(max_bytes=2 * 1024**3)
+    return JobContext(
+        sessions=session_factory(engine),
+        store=FolderStore(tmp),
+        batch_rows=1000,
+        import_limits=limits,
+    )
 
 
 def child_seed(url: str, name: str, students: str) -> dict[str, Any]:
@@ -207,6 +215,7 @@ def child_import(url: str, name: str, mode: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     with ctx.sessions() as session:
         job = session.get(Job, job_id)
+        assert job.status == "completed_with_errors", job.error
         counts = dict(job.counts)
     rows = sum(counts.values())
     return {"rows": rows, "rows_per_s": round(rows / seconds), "failed_rows": counts["failed"]}

@@ -219,6 +219,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_district_created", "district_id", "created_at"),
         Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_input_key", "input_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_job_id)

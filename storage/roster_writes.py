@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from storage.models import Base
 
 
-def _table(model: type[Base]) -> Table:
+def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
@@ -28,7 +28,7 @@ def with_keys(values: dict[str, Any], keyed: dict[str, str]) -> dict[str, Any]:
 
 
 def insert_record(session: Session, model: type[Base], values: dict[str, Any]) -> int:
-    table = _table(model)
+    table = table_of(model)
     statement = insert(table).values(**values).returning(table.c.id)
     return int(session.execute(statement).scalar_one())
 
@@ -37,7 +37,7 @@ def update_record(
     session: Session, model: type[Base], record_id: int, values: dict[str, Any]
 ) -> None:
     if values:
-        table = _table(model)
+        table = table_of(model)
         session.execute(update(table).where(table.c.id == record_id).values(**values))
 
 
@@ -51,7 +51,7 @@ def replace_links(
     others: Collection[Any],
 ) -> None:
     """Make the set of records linked to `owner_id` exactly `others`."""
-    table = _table(link)
+    table = table_of(link)
     session.execute(delete(table).where(table.c[owner_column] == owner_id))
     if others:
         rows = [{owner_column: owner_id, other_column: other} for other in sorted(others)]

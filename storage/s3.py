@@ -74,6 +74,15 @@ def make_s3_client(
     return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
+def make_sqs_client(
+    endpoint_url: str | None = None, region: str | None = None, *, session: Any = None
+) -> Any:
+    """A boto3 SQS client (for S3 upload events), configured like `make_s3_client`."""
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    session = session if session is not None else boto3.session.Session()
+    return session.client("sqs", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
 class S3Store:
     """Objects at `s3://bucket/prefix/<key>`."""
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,3 +95,62 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+# --- the portal's side of the HTTP API, over real HTTP ---------------------------------
+
+
+FINISHED = {"completed", "completed_with_errors", "failed", "cancelled"}
+
+
+def embedded_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("ROSTERJOBS_")}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Portal:
+    """What the portal does over HTTP: JSON calls with its token, plain uploads/downloads."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def wait(self, job_id: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while (job := self.call("GET", f"/v1/jobs/{job_id}"))["status"] not in FINISHED:
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        return job
+
+
+def fetch(url: str, *, method: str = "GET", data: bytes | None = None) -> bytes:
+    request = urllib.request.Request(url, data=data, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body: bytes = response.read()
+        return body
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "rosterjobs api exited"
+        try:
+            fetch(url)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.1)

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     _import(sub)
     _jobs(sub)
     _worker(sub)
+    _api(sub)
+    _token(sub)
+    _s3_events(sub)
     _demo(sub)
     return parser
 
@@ -123,6 +126,39 @@ def _worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker.set_defaults(run=commands.worker)
 
 
+def _api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    api = sub.add_parser("api", help="serve the portal's HTTP API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    api.add_argument("--port", type=_port, default=8000, help="default: 8000")
+    api.set_defaults(run=commands.api)
+
+
+def _token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser("token", help="print a bearer token for the HTTP API (for testing)")
+    token.add_argument("--district", required=True, metavar="D", help="district id or name")
+    token.add_argument(
+        "--as", dest="username", required=True, metavar="USERNAME", help="the educator"
+    )
+    token.add_argument(
+        "--ttl", type=_count, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+    token.set_defaults(run=commands.token)
+
+
+def _s3_events(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser(
+        "s3-events", help="start imports when their upload lands in S3 (SQS notifications)"
+    )
+    events.add_argument("--queue-url", required=True, metavar="URL", help="the SQS queue")
+    events.add_argument(
+        "--setup",
+        action="store_true",
+        help="point the bucket's upload events at the queue, then exit",
+    )
+    events.add_argument("--once", action="store_true", help="one long poll, then exit")
+    events.set_defaults(run=commands.s3_events)
+
+
 def _demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="seed a demo district under ./var and export it")
     demo.add_argument("--students", type=_count, default=20_000)
@@ -136,6 +172,13 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from err
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than zero")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 1 to 65535")
     return value
 
 

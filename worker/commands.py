@@ -12,7 +12,7 @@ from typing import Any
 
 from jobs.errors import RequestRefused
 from jobs.lifecycle import request_cancel
-from jobs.requests import ExportRequest, ImportRequest
+from jobs.requests import ExportRequest, ImportRequest, resolve_scope
 from jobs.views import job_object
 from schemas.jobs import JobStatus
 from storage import districts, job_records
@@ -175,6 +175,75 @@ def worker(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     os.execv(sys.executable, argv)
     return 0  # not reached: execv replaces this process
+
+
+def api(args: argparse.Namespace) -> int:
+    """Serve the HTTP API until interrupted; with the in-process broker, jobs run here."""
+    import uvicorn
+
+    from api import create_app
+
+    rt = runtime()
+    # log_config=None: uvicorn's records go through our logging set-up (JSON lines);
+    # no access log, because signed links carry their signature in the query string
+    uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Print a token as the portal would sign it, for the educator named."""
+    from api.auth import issue_token
+
+    rt = runtime()
+    with rt.jobs.sessions() as session:
+        try:
+            scope = resolve_scope(session, args.district, args.username)
+        except RequestRefused as err:
+            raise CommandError(err.message) from err
+    secret = rt.settings.secret_key
+    print(
+        issue_token(
+            secret, district_id=scope.district_id, username=scope.username, ttl_seconds=args.ttl
+        )
+    )
+    return 0
+
+
+def s3_events(args: argparse.Namespace) -> int:
+    """Consume S3 upload notifications from SQS (or, with --setup, configure them)."""
+    from storage.s3 import S3Store, make_sqs_client
+    from worker.s3_events import UploadEventConsumer, run_until_signalled, set_up_notifications
+
+    rt = runtime()
+    store = rt.jobs.store
+    if not isinstance(store, S3Store):
+        raise CommandError(
+            "ROSTERJOBS_STORAGE_URL is not s3://…: with folder storage the API's upload link "
+            "queues the import itself, and there are no S3 events to consume."
+        )
+    sqs = make_sqs_client()
+    if args.setup:
+        set_up_notifications(
+            store.client, sqs, bucket=store.bucket, prefix=store.prefix, queue_url=args.queue_url
+        )
+        print(f"s3://{store.bucket}/{store.prefix} now sends upload events to {args.queue_url}")
+        return 0
+    if rt.settings.embedded_broker:
+        raise CommandError("ROSTERJOBS_BROKER_URL is not set: queued imports would run nowhere.")
+    actor = rt.broker.get_actor(submit.IMPORT_ACTOR)
+    consumer = UploadEventConsumer(
+        sqs=sqs,
+        queue_url=args.queue_url,
+        jobs=rt.jobs,
+        bucket=store.bucket,
+        prefix=store.prefix,
+        send_import=actor.send,
+    )
+    if args.once:
+        consumer.poll_once()
+    else:
+        run_until_signalled(consumer)
+    return 0
 
 
 def demo(args: argparse.Namespace) -> int:

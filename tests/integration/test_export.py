@@ -258,6 +258,32 @@ def test_a_bad_request_is_refused_with_a_clear_message_and_leaves_no_job(
 
 
 @pytest.mark.parametrize(
+    ("who", "fields", "message"),
+    [
+        ("school_admin", {"school": "South Middle"}, "'South Middle' is outside your schools"),
+        ("teacher", {"class_group": "Grade 7 - Muñoz"}, "'Grade 7 - Muñoz' is outside your reach"),
+    ],
+)
+def test_a_filter_outside_the_requesters_reach_is_refused_not_silently_emptied(
+    ctx: JobContext, roster: SmallDistrict, who: str, fields: dict[str, str], message: str
+) -> None:
+    # given
+    educator = getattr(roster, who)
+    request = ExportRequest(
+        district=str(roster.district.id), username=educator.username, entity="students",
+        **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+    # when / then
+    with (
+        pytest.raises(RequestRefused, match=message) as refused,
+        unit_of_work(ctx.sessions) as session,
+    ):
+        submit_export(session, request)
+    assert refused.value.field is None  # forbidden, not invalid
+
+
+@pytest.mark.parametrize(
     ("district", "username"), [("999999", "admin"), ("", "nobody@example.org")]
 )
 def test_an_unknown_district_or_educator_is_refused_the_same_way(

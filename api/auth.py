@@ -1,0 +1,125 @@
+"""Who is calling: the portal's bearer token, checked, then the educator's scope.
+
+The portal signs a JWT (HS256) with the service's secret key, with the claims `district`
+(the district's id), `sub` (the educator's username) and `exp` (required). The token says
+only who is asking; what they may do (district admin, school admin, teacher) comes from
+the roster, every request, so a change in the roster applies at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.deps import RuntimeDep
+from api.errors import refused
+from api.models import MAX_DATABASE_ID, clean_text
+from jobs.errors import RequestRefused
+from jobs.requests import resolve_scope
+from schemas.scope import Scope
+
+ALGORITHM = "HS256"
+CLOCK_LEEWAY_SECONDS = 10
+MAX_USERNAME = 254
+
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A JWT (HS256) signed with the service's secret key, with the claims "
+    "`district` (id), `sub` (the educator's username) and `exp`.",
+)
+
+
+class TokenRefused(Exception):
+    """The token cannot be used."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    district_id: int
+    username: str
+
+
+def issue_token(
+    secret_key: str,
+    *,
+    district_id: int,
+    username: str,
+    ttl_seconds: int,
+    now: float | None = None,
+) -> str:
+    """A token as the portal would sign it (used by `rosterjobs token` and the tests)."""
+    issued = int(now if now is not None else time.time())
+    claims = {"district": district_id, "sub": username, "iat": issued, "exp": issued + ttl_seconds}
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, secret_key: str) -> TokenClaims:
+    """Check the signature, the expiry and the claims; raise TokenRefused saying why."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "district"]},
+            leeway=CLOCK_LEEWAY_SECONDS,
+        )
+    except jwt.ExpiredSignatureError as err:
+        raise TokenRefused("The token has expired.") from err
+    except jwt.InvalidSignatureError as err:
+        raise TokenRefused("The token's signature does not match.") from err
+    except jwt.MissingRequiredClaimError as err:
+        raise TokenRefused(f"The token has no {err.claim!r} claim.") from err
+    except jwt.InvalidTokenError as err:
+        raise TokenRefused("The token is malformed.") from err
+    return TokenClaims(_district_id(claims.get("district")), _username(claims.get("sub")))
+
+
+def _district_id(value: Any) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DATABASE_ID:
+        raise TokenRefused("The token's 'district' claim must be a district id.")
+    return value
+
+
+def _username(value: Any) -> str:
+    try:
+        if isinstance(value, str) and 0 < len(value) <= MAX_USERNAME:
+            return clean_text(value)
+    except ValueError:
+        pass
+    raise TokenRefused("The token's 'sub' claim must be the educator's username.")
+
+
+def unauthorized(detail: str, *, invalid: bool = True) -> HTTPException:
+    challenge = 'Bearer realm="rosterjobs"'
+    if invalid:
+        challenge += ', error="invalid_token"'
+    return refused(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def current_scope(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Scope:
+    """The calling educator's scope, or 401."""
+    if credentials is None:
+        raise unauthorized("Send the header 'Authorization: Bearer <token>'.", invalid=False)
+    try:
+        claims = decode_token(credentials.credentials, runtime.settings.secret_key)
+    except TokenRefused as err:
+        raise unauthorized(str(err)) from err
+    with runtime.jobs.sessions() as session:
+        try:
+            return resolve_scope(session, str(claims.district_id), claims.username)
+        except RequestRefused as err:
+            raise unauthorized("The token names no educator of its district.") from err
+
+
+ScopeDep = Annotated[Scope, Depends(current_scope)]

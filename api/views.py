@@ -1,0 +1,30 @@
+"""The job object as the API shows it: with the API's signed download links for folder
+storage, the store's presigned GETs for S3 (made afresh on every read)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from api.errors import not_found
+from api.links import LinkSigner
+from api.models import JobOut
+from jobs.views import job_object
+from storage.models import Job
+from storage.s3 import S3Store
+from worker.runtime import Runtime
+
+
+def job_view(runtime: Runtime, signer: LinkSigner, request: Request, job: Job) -> JobOut:
+    store = runtime.jobs.store
+    links = None if isinstance(store, S3Store) else signer.download_links(str(request.base_url))
+    view = job_object(job, store, link_ttl=runtime.settings.link_ttl, links=links)
+    return JobOut.model_validate(view)
+
+
+def fresh_view(runtime: Runtime, signer: LinkSigner, request: Request, job_id: str) -> JobOut:
+    """The job as it is now (after a change made in another transaction)."""
+    with runtime.jobs.sessions() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise not_found()
+        return job_view(runtime, signer, request, job)

@@ -1,0 +1,96 @@
+"""Helpers of the HTTP API tests: a runtime on a test's database and storage, tokens as
+the portal signs them, polling a job, and a file to import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.auth import issue_token
+from jobs.csv_in import ImportLimits
+from jobs.lifecycle import JobContext
+from schemas.jobs import JobStatus
+from storage.db import session_factory
+from storage.models import Educator
+from storage.objects import ObjectStore
+from tests.factories import SmallDistrict
+from worker import context
+from worker.runtime import Runtime
+from worker.settings import Settings
+
+SECRET = "test-secret-key-not-for-production"
+IMPORT_MAX_BYTES = 64 * 1024
+
+
+def token(
+    educator: Educator, *, ttl: int = 600, secret: str = SECRET, now: float | None = None
+) -> str:
+    return issue_token(
+        secret,
+        district_id=educator.district_id,
+        username=educator.username,
+        ttl_seconds=ttl,
+        now=now,
+    )
+
+
+def auth(educator: Educator, **options: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(educator, **options)}"}
+
+
+def wait_until_finished(
+    client: TestClient, job_id: str, headers: dict[str, str], timeout: float = 60
+) -> dict[str, Any]:
+    """Poll `GET /v1/jobs/{id}` as the portal does, until the job has finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/v1/jobs/{job_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        if JobStatus(job["status"]).finished:
+            return job
+        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout}s"
+        time.sleep(0.05)
+
+
+def make_runtime(settings: Settings, engine: Engine, store: ObjectStore, broker: Any) -> Runtime:
+    jobs = JobContext(
+        sessions=session_factory(engine),
+        store=store,
+        link_ttl=settings.link_ttl,
+        max_attempts=settings.max_attempts,
+        batch_rows=settings.batch_rows,
+        import_limits=ImportLimits(
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            max_columns=settings.import_max_columns,
+            max_cell_chars=settings.import_max_cell_chars,
+        ),
+    )
+    context.install(jobs)
+    return Runtime(settings, broker, engine, jobs)
+
+
+HEADER = (
+    "Database ID,First Name,Last Name,Username,Password,External Assigned ID,Grade,Organizations"
+)
+
+
+def edited_file(roster: SmallDistrict) -> bytes:
+    """One row changed (a grade), one row refused (a grade that is not one)."""
+    jose, zoe = roster.students[0], roster.students[1]
+    lines = [
+        HEADER,
+        f"{jose.id},José,García,jgarcia,,000123,5,North Elementary",
+        f"{zoe.id},Zoë,D'Angelo,zdangelo,,000124,13,North Elementary",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
