@@ -45,12 +45,7 @@ def upload_target(
 
 def s3_post_target(store: S3Store, key: str, *, max_bytes: int, ttl_seconds: int) -> UploadTarget:
     expires_at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=ttl_seconds)
-    post = store.client.generate_presigned_post(
-        Bucket=store.bucket,
-        Key=s3_object_name(store, key),
-        Conditions=[["content-length-range", 1, max_bytes]],
-        ExpiresIn=ttl_seconds,
-    )
+    post = store.upload_form(key, max_bytes=max_bytes, ttl_seconds=ttl_seconds)
     return UploadTarget(
         method="POST",
         url=post["url"],
@@ -59,11 +54,6 @@ def s3_post_target(store: S3Store, key: str, *, max_bytes: int, ttl_seconds: int
         max_bytes=max_bytes,
         expires_at=expires_at,
     )
-
-
-def s3_object_name(store: S3Store, key: str) -> str:
-    """The object's name in the bucket, as `S3Store` stores `key` (under its prefix)."""
-    return f"{store.prefix}/{key}" if store.prefix else key
 
 
 class UploadTooLarge(Exception):

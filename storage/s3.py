@@ -163,6 +163,17 @@ class S3Store:
         )
         return url
 
+    def upload_form(self, key: str, *, max_bytes: int, ttl_seconds: int) -> dict[str, Any]:
+        """A presigned POST (`{"url", "fields"}`) that accepts 1 to `max_bytes` bytes at
+        `key` for `ttl_seconds`. S3 enforces the size range; moto does not."""
+        post: dict[str, Any] = self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Conditions=[["content-length-range", 1, max_bytes]],
+            ExpiresIn=check_ttl(ttl_seconds),
+        )
+        return post
+
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
