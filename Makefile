@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow lint types services clean
+.PHONY: demo test test-slow bench lint types services clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP) services lint types
 
 test-slow: $(STAMP) services
 	$(BIN)/pytest -m slow
+
+bench: $(STAMP) services
+	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
