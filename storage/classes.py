@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
-from storage.listing import aggregated, contains, split_list, stream
+from storage.listing import aggregated, contains, count_where, linked_names, split_list, stream
 from storage.models import (
     ClassEducator,
     ClassGroup,
@@ -71,8 +71,7 @@ def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnE
 
 
 def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
-    statement = select(func.count()).select_from(ClassGroup)
-    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+    return count_where(session, ClassGroup, export_conditions(scope, roster_filter))
 
 
 def stream_rows(
@@ -80,17 +79,17 @@ def stream_rows(
 ) -> Iterator[dict[str, Any]]:
     """Classes with their school, educators' and students' usernames and products, streamed."""
     school = select(School.name).where(School.id == ClassGroup.school_id).scalar_subquery()
-    educators = aggregated(
+    educators = linked_names(
         Educator.username,
-        select(Educator.id)
-        .join(ClassEducator, ClassEducator.educator_id == Educator.id)
-        .where(ClassEducator.class_id == ClassGroup.id),
+        via=ClassEducator.educator_id,
+        owner=ClassEducator.class_id,
+        owner_id=ClassGroup.id,
     )
-    students = aggregated(
+    students = linked_names(
         Student.username,
-        select(Student.id)
-        .join(ClassStudent, ClassStudent.student_id == Student.id)
-        .where(ClassStudent.class_id == ClassGroup.id),
+        via=ClassStudent.student_id,
+        owner=ClassStudent.class_id,
+        owner_id=ClassGroup.id,
     )
     products = aggregated(
         ClassProduct.product,

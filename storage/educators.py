@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from schemas.scope import Role, RosterFilter, Scope
 from storage.districts import school_ids
-from storage.listing import aggregated, contains, stream
+from storage.listing import contains, count_where, linked_names, stream
 from storage.models import ClassEducator, ClassGroup, Educator, EducatorSchool, School
 
 
@@ -83,25 +83,24 @@ def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnE
 
 
 def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
-    statement = select(func.count()).select_from(Educator)
-    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+    return count_where(session, Educator, export_conditions(scope, roster_filter))
 
 
 def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Educators with their school and class names, in Database ID order, streamed."""
-    schools = aggregated(
+    schools = linked_names(
         School.name,
-        select(School.id)
-        .join(EducatorSchool, EducatorSchool.school_id == School.id)
-        .where(EducatorSchool.educator_id == Educator.id),
+        via=EducatorSchool.school_id,
+        owner=EducatorSchool.educator_id,
+        owner_id=Educator.id,
     )
-    classes = aggregated(
+    classes = linked_names(
         ClassGroup.name,
-        select(ClassGroup.id)
-        .join(ClassEducator, ClassEducator.class_id == ClassGroup.id)
-        .where(ClassEducator.educator_id == Educator.id),
+        via=ClassEducator.class_id,
+        owner=ClassEducator.educator_id,
+        owner_id=Educator.id,
     )
     statement = (
         select(*Educator.__table__.c, schools.label("schools"), classes.label("classes"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 LIST_SEPARATOR = "\x1f"
@@ -20,6 +20,25 @@ LIST_SEPARATOR = "\x1f"
 def aggregated(names: QueryableAttribute[str], source: Select[Any]) -> Any:
     """`source` (a correlated select of rows) reduced to one separator-joined string of `names`."""
     return source.with_only_columns(func.aggregate_strings(names, LIST_SEPARATOR)).scalar_subquery()
+
+
+def linked_names(
+    names: QueryableAttribute[str],
+    *,
+    via: QueryableAttribute[Any],
+    owner: QueryableAttribute[Any],
+    owner_id: Any,
+) -> Any:
+    """The `names` of the records linked to `owner_id` through a link table (`via` is the
+    link's column naming the record, `owner` the one naming the owner), aggregated."""
+    target = names.class_
+    source = select(target.id).join(via.class_, via == target.id).where(owner == owner_id)
+    return aggregated(names, source)
+
+
+def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -> int:
+    statement = select(func.count()).select_from(model).where(*conditions)
+    return session.scalar(statement) or 0
 
 
 def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:

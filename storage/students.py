@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from schemas.scope import Role, RosterFilter, Scope
-from storage.listing import aggregated, contains, stream
+from storage.listing import contains, count_where, linked_names, stream
 from storage.models import ClassEducator, ClassGroup, ClassStudent, School, Student, StudentSchool
 
 
@@ -64,25 +64,24 @@ def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnE
 
 
 def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:
-    statement = select(func.count()).select_from(Student)
-    return session.scalar(statement.where(*export_conditions(scope, roster_filter))) or 0
+    return count_where(session, Student, export_conditions(scope, roster_filter))
 
 
 def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Students with their school and class names, in Database ID order, streamed."""
-    schools = aggregated(
+    schools = linked_names(
         School.name,
-        select(School.id)
-        .join(StudentSchool, StudentSchool.school_id == School.id)
-        .where(StudentSchool.student_id == Student.id),
+        via=StudentSchool.school_id,
+        owner=StudentSchool.student_id,
+        owner_id=Student.id,
     )
-    classes = aggregated(
+    classes = linked_names(
         ClassGroup.name,
-        select(ClassGroup.id)
-        .join(ClassStudent, ClassStudent.class_id == ClassGroup.id)
-        .where(ClassStudent.student_id == Student.id),
+        via=ClassStudent.class_id,
+        owner=ClassStudent.student_id,
+        owner_id=Student.id,
     )
     columns = [column for column in Student.__table__.c if column.name != "password_hash"]
     statement = (
