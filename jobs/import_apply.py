@@ -1,14 +1,16 @@
 """Apply stage of the import: a batch's writes, row results and checkpoint, in one transaction.
 
-The caller owns the transaction; committing it is the import's checkpoint. A row that hits
-a constraint at write time (a race with another writer) is refused on its own: the batch's
-writes are retried row by row, each in a savepoint, and the others still apply. A dry run
-writes row results and the checkpoint but nothing to the roster.
+The caller owns the transaction; committing it is the import's checkpoint. The batch is
+written in a few statements (`_write_many`). A row that hits a constraint at write time (a
+race with another writer) is refused on its own: the same writes are then made row by row,
+each in a savepoint, and the others still apply. A dry run writes row results and the
+checkpoint but nothing to the roster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -35,25 +37,39 @@ def apply_batch(
     return counts
 
 
+@dataclass
+class RecordWrite:
+    """What one row writes: the record's own columns and the link sets it replaces."""
+
+    decision: Decision
+    scalars: dict[str, Any]
+    links: dict[str, set[Any]]
+
+    @property
+    def record_id(self) -> int:
+        record_id = self.decision.created_id or self.decision.draft.record_id
+        assert record_id is not None
+        return record_id
+
+
 def _write_all(
     session: Session, plan: ImportPlan, decisions: Sequence[Decision], hasher: PasswordHasher
 ) -> None:
+    writes = [write for d in decisions if (write := _planned(plan, d, hasher)) is not None]
     try:
         with session.begin_nested():
-            for decision in decisions:
-                _write(session, plan, decision, hasher)
+            _write_many(session, plan, writes)
     except IntegrityError:
-        for decision in decisions:
-            _write_alone(session, plan, decision, hasher)
+        for write in writes:
+            _write_alone(session, plan, write)
 
 
-def _write_alone(
-    session: Session, plan: ImportPlan, decision: Decision, hasher: PasswordHasher
-) -> None:
+def _write_alone(session: Session, plan: ImportPlan, write: RecordWrite) -> None:
+    decision = write.decision
     decision.created_id = None
     try:
         with session.begin_nested():
-            _write(session, plan, decision, hasher)
+            _write_many(session, plan, [write])
     except IntegrityError as err:
         decision.outcome = RowOutcome.FAILED
         decision.created_id = None
@@ -61,35 +77,45 @@ def _write_alone(
         decision.draft.refuse("Row", f"could not be saved ({reason}); nothing of it was applied.")
 
 
-def _write(session: Session, plan: ImportPlan, decision: Decision, hasher: PasswordHasher) -> None:
+def _planned(plan: ImportPlan, decision: Decision, hasher: PasswordHasher) -> RecordWrite | None:
     if decision.outcome is RowOutcome.UPDATED:
-        changed = {attr: new for attr, (_, new) in decision.changes.items()}
-        record_id = decision.draft.record_id
-        assert record_id is not None
-        _store(session, plan, decision, record_id=record_id, changed=changed, hasher=hasher)
+        values = {attr: new for attr, (_, new) in decision.changes.items()}
+        scalars = _scalars(plan, decision, values, hasher)
     elif decision.outcome is RowOutcome.CREATED:
-        values = _scalars(plan, decision, decision.draft.values, hasher)
-        values["district_id"] = plan.scope.district_id
-        model = plan.spec.model
-        decision.created_id = roster_writes.insert_record(session, model, values)
-        _store_links(session, plan, decision, decision.created_id, decision.draft.values)
+        values = decision.draft.values
+        scalars = _scalars(plan, decision, values, hasher) | {"district_id": plan.scope.district_id}
     else:
-        return
-    _record_changes(session, plan, decision)
+        return None
+    links = {
+        link.attr: decision.link_ids.get(link.attr, set())
+        for link in plan.spec.links
+        if link.table is not None and link.attr in values
+    }
+    return RecordWrite(decision, scalars, links)
 
 
-def _store(
-    session: Session,
-    plan: ImportPlan,
-    decision: Decision,
-    *,
-    record_id: int,
-    changed: dict[str, Any],
-    hasher: PasswordHasher,
-) -> None:
-    values = _scalars(plan, decision, changed, hasher)
-    roster_writes.update_record(session, plan.spec.model, record_id, values)
-    _store_links(session, plan, decision, record_id, changed)
+def _write_many(session: Session, plan: ImportPlan, writes: Sequence[RecordWrite]) -> None:
+    """A batch's writes in a few statements: updates grouped by the columns they change,
+    creates with RETURNING, link sets replaced per link table, every change in one insert."""
+    model = plan.spec.model
+    updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
+    creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]
+    roster_writes.update_many(session, model, [(w.record_id, w.scalars) for w in updates])
+    new_ids = roster_writes.insert_many(session, model, [w.scalars for w in creates])
+    for write, new_id in zip(creates, new_ids, strict=True):
+        write.decision.created_id = new_id
+    for link in plan.spec.links:
+        if link.table is not None:
+            roster_writes.replace_links(
+                session,
+                link.table,
+                owner_column=link.owner_column,
+                other_column=link.other_column,
+                links={w.record_id: w.links[link.attr] for w in writes if link.attr in w.links},
+            )
+    changes = [row for write in writes for row in _change_rows(plan, write)]
+    if changes:
+        session.execute(insert(roster_writes.table_of(ImportChange)), changes)
 
 
 def _scalars(
@@ -107,36 +133,21 @@ def _scalars(
     return roster_writes.with_keys(scalars, plan.spec.keyed)
 
 
-def _store_links(
-    session: Session, plan: ImportPlan, decision: Decision, record_id: int, values: dict[str, Any]
-) -> None:
-    for link in plan.spec.links:
-        if link.table is None or link.attr not in values:
-            continue
-        roster_writes.replace_links(
-            session,
-            link.table,
-            owner_column=link.owner_column,
-            other_column=link.other_column,
-            owner_id=record_id,
-            others=decision.link_ids.get(link.attr, set()),
-        )
-
-
-def _record_changes(session: Session, plan: ImportPlan, decision: Decision) -> None:
-    record_id = decision.created_id or decision.draft.record_id
-    assert record_id is not None
+def _change_rows(plan: ImportPlan, write: RecordWrite) -> list[dict[str, Any]]:
+    """The audit rows of one written record: every value it changed (a created record: every
+    value it set), the password only as "(changed)"."""
+    decision = write.decision
     if decision.outcome is RowOutcome.CREATED:
         changes = {attr: (None, value) for attr, value in decision.draft.values.items()}
         if decision.draft.password:
             changes["password"] = (None, None)
     else:
         changes = decision.changes
-    rows = [
+    return [
         {
             "job_id": plan.job_id,
             "entity": plan.spec.entity.value,
-            "record_id": record_id,
+            "record_id": write.record_id,
             "row_number": decision.draft.row,
             "column": _header(plan, attr),
             "old_value": _shown(plan, attr, old),
@@ -144,8 +155,6 @@ def _record_changes(session: Session, plan: ImportPlan, decision: Decision) -> N
         }
         for attr, (old, new) in changes.items()
     ]
-    if rows:
-        session.execute(insert(roster_writes.table_of(ImportChange)), rows)
 
 
 def _header(plan: ImportPlan, attr: str) -> str:
