@@ -13,9 +13,10 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import health, metrics
 from api.errors import install_handlers
 from api.links import LinkSigner
-from api.routes import columns, files, jobs, submit
+from api.routes import columns, files, jobs, ops, submit
 from worker.runtime import Runtime, ensure_embedded_worker
 
 log = structlog.get_logger("rosterjobs.api")
@@ -47,6 +48,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(RequestLog)
     for module in (submit, jobs, columns, files):
         app.include_router(module.router)
+    ops.install(app)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     if runtime.settings.embedded_broker:
         ensure_embedded_worker(runtime)
     return app

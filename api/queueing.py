@@ -34,7 +34,7 @@ def queue_uploaded(runtime: Runtime, job_id: str) -> bool:
 def send_import(runtime: Runtime, job_id: str) -> None:
     """Send a queued import's message; on a broker fault, back to `awaiting_upload` + 503."""
     try:
-        _send(runtime, IMPORT_ACTOR, job_id)
+        send_job(runtime, IMPORT_ACTOR, job_id)
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         _move(runtime, job_id, JobStatus.QUEUED, JobStatus.AWAITING_UPLOAD)
@@ -44,7 +44,7 @@ def send_import(runtime: Runtime, job_id: str) -> None:
 def send_export(runtime: Runtime, job_id: str) -> None:
     """Send a queued export's message; on a broker fault, fail the job + 503."""
     try:
-        _send(runtime, EXPORT_ACTOR, job_id)
+        send_job(runtime, EXPORT_ACTOR, job_id)
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         with unit_of_work(runtime.jobs.sessions) as session:
@@ -60,7 +60,7 @@ def send_export(runtime: Runtime, job_id: str) -> None:
         raise _broker_down() from err
 
 
-def _send(runtime: Runtime, actor_name: str, job_id: str) -> None:
+def send_job(runtime: Runtime, actor_name: str, job_id: str) -> None:
     if runtime.settings.embedded_broker:
         ensure_embedded_worker(runtime)
     runtime.broker.get_actor(actor_name).send(job_id)

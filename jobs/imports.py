@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,13 +63,17 @@ def run_import(ctx: JobContext, job: Job) -> Outcome:
 
 
 def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
-    def open_file() -> object:
+    """Opens the upload; a missing one is a bad job (refused now), not a storage fault."""
+
+    @contextmanager
+    def open_file() -> Iterator[BinaryIO]:
         try:
-            return ctx.store.open_read(key)
+            with ctx.store.open_read(key) as stream:
+                yield stream
         except ObjectNotFound as err:
             raise FileRefused("The uploaded file is missing; upload it again.") from err
 
-    return open_file  # type: ignore[return-value]
+    return open_file
 
 
 def _apply_rows(

@@ -1,14 +1,20 @@
 """The job lifecycle: create, claim, report progress, finish, cancel.
 
 Delivery is at least once, so `run_job` is safe to call for the same job any number of
-times: a finished job is skipped; every delivery counts an attempt first, so a message that
-kills its worker each time (a SIGKILL does not count as a dramatiq retry) ends `failed` after
-`max_attempts` deliveries instead of looping; a transient fault puts the job back to
-`queued` and re-raises for the broker to retry with backoff, until the attempts run out.
+times: a finished job is skipped; so is a running one whose heartbeat is fresh (another live
+worker has it: a duplicate delivery, or dramatiq's redelivery racing the reaper's); every
+delivery counts an attempt first, so a message that kills its worker each time (a SIGKILL
+does not count as a dramatiq retry) ends `failed` after `max_attempts` deliveries instead of
+looping; a transient fault puts the job back to `queued` and re-raises for the broker to
+retry with backoff, until the attempts run out.
+
+Every step is also written to the job's timeline (`storage.job_events`) in the same
+transaction as the change itself.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,8 +28,9 @@ from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
 from jobs.faults import as_transient
 from schemas.jobs import JobKind, JobStatus
 from schemas.scope import Scope
-from storage import job_records
+from storage import job_events, job_records
 from storage.db import unit_of_work
+from storage.job_events import JobEventName
 from storage.models import Job, utcnow
 from storage.objects import ObjectStore
 
@@ -40,6 +47,8 @@ class JobContext:
     max_attempts: int = 5
     batch_rows: int = 2000
     import_limits: ImportLimits = field(default_factory=ImportLimits)
+    stale_after_s: int = 60
+    """A running job whose heartbeat is younger than this belongs to a live worker."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,9 @@ def create_job(
     )
     session.add(job)
     session.flush()
+    job_events.record(session, job.id, JobEventName.CREATED)
+    if status is JobStatus.QUEUED:
+        job_events.record(session, job.id, JobEventName.QUEUED)
     return job
 
 
@@ -121,18 +133,33 @@ def claim(ctx: JobContext, job_id: str) -> Job | None:
         if status.finished or status is JobStatus.AWAITING_UPLOAD:
             log.info("job.skipped", job_id=job_id, status=job.status)
             return None
+        if status is JobStatus.RUNNING and _alive(job, ctx.stale_after_s):
+            log.info("job.already_running", job_id=job_id)
+            return None
         if job.cancel_requested:
-            _set_finished(job, JobStatus.CANCELLED, "Cancelled before it started.")
+            _set_finished(session, job, JobStatus.CANCELLED, "Cancelled before it started.")
             return None
         job.attempts += 1
         if job.attempts > ctx.max_attempts:
-            _set_finished(job, JobStatus.FAILED, _gave_up(job.attempts - 1, job.error))
+            _set_finished(session, job, JobStatus.FAILED, _gave_up(job.attempts - 1, job.error))
             log.error("job.gave_up", job_id=job_id, attempts=job.attempts - 1)
             return None
         job.status = JobStatus.RUNNING.value
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
+        job_events.record(session, job.id, JobEventName.STARTED, attempt=job.attempts)
         return job
+
+
+def _alive(job: Job, stale_after_s: int) -> bool:
+    """Whether the job's heartbeat is younger than `stale_after_s` (SQLite gives it back
+    without its UTC zone)."""
+    beat = job.heartbeat_at
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=dt.UTC)
+    return utcnow() - beat < dt.timedelta(seconds=stale_after_s)
 
 
 def report_progress(
@@ -160,13 +187,17 @@ def transition(session: Session, job_id: str, source: JobStatus, target: JobStat
         .execution_options(synchronize_session=False)
     )
     result = cast(CursorResult[Any], session.execute(statement))
-    return result.rowcount == 1
+    moved = result.rowcount == 1
+    if moved and target is JobStatus.QUEUED:
+        job_events.record(session, job_id, JobEventName.QUEUED)
+    return moved
 
 
 def mark_queued(session: Session, job: Job) -> None:
     """An import's file has landed: the job may run once its message arrives."""
     job.status = JobStatus.QUEUED.value
     job.queued_at = utcnow()
+    job_events.record(session, job.id, JobEventName.QUEUED)
 
 
 def request_cancel(session: Session, job: Job) -> bool:
@@ -178,8 +209,9 @@ def request_cancel(session: Session, job: Job) -> bool:
     if status.finished:
         return False
     job.cancel_requested = True
+    job_events.record(session, job.id, JobEventName.CANCEL_REQUESTED)
     if status in (JobStatus.QUEUED, JobStatus.AWAITING_UPLOAD):
-        _set_finished(job, JobStatus.CANCELLED, "Cancelled before it started.")
+        _set_finished(session, job, JobStatus.CANCELLED, "Cancelled before it started.")
     return True
 
 
@@ -192,6 +224,13 @@ def _after_fault(ctx: JobContext, job: Job, fault: TransientJobError) -> None:
         if record is not None:
             record.status = JobStatus.QUEUED.value
             record.error = f"{fault.message} (attempt {job.attempts}; retrying)"
+            job_events.record(
+                session,
+                job.id,
+                JobEventName.RETRY_SCHEDULED,
+                attempt=job.attempts,
+                detail=fault.message,
+            )
     log.warning("job.retry_scheduled", error=fault.message)
     raise fault
 
@@ -210,11 +249,23 @@ def _finish(ctx: JobContext, job_id: str, outcome: Outcome, *, error: str | None
         job.warnings = dict(outcome.warnings) or job.warnings
         job.result_key = outcome.result_key or job.result_key
         job.error_report_key = outcome.error_report_key or job.error_report_key
-        _set_finished(job, outcome.status, error)
+        _set_finished(session, job, outcome.status, error)
     log.info(f"{job.kind}.finished", status=outcome.status.value, counts=outcome.counts)
 
 
-def _set_finished(job: Job, status: JobStatus, error: str | None) -> None:
+def _set_finished(session: Session, job: Job, status: JobStatus, error: str | None) -> None:
     job.status = status.value
     job.error = error
     job.finished_at = utcnow()
+    job_events.record(
+        session,
+        job.id,
+        JobEventName.FINISHED,
+        attempt=job.attempts or None,
+        detail=finished_detail(status, error),
+    )
+
+
+def finished_detail(status: JobStatus, error: str | None) -> str:
+    """How a `finished` event reads: the final status, then the job-level error if any."""
+    return f"{status.value}: {error}" if error else status.value

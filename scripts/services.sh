@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use are installed and answering on loopback:
-# PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379.
+# PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379; and that Debian's
+# Chromium is at /usr/bin/chromium for the dashboard's browser test (Playwright drives it;
+# the test never downloads a browser of its own).
 set -euo pipefail
 
 apt_updated=""
@@ -16,6 +18,10 @@ redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; 
 
 need_package redis-server redis-server
 need_package pg_ctlcluster postgresql
+if [ ! -x /usr/bin/chromium ]; then
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null
+fi
 
 if ! pg_up; then
   version=$(ls /etc/postgresql | sort -n | tail -n 1)

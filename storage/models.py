@@ -220,6 +220,7 @@ class Job(Base):
         Index("ix_jobs_district_created", "district_id", "created_at"),
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_input_key", "input_key"),
+        Index("ix_jobs_created_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_job_id)
@@ -291,3 +292,46 @@ class ImportChange(Base):
     column: Mapped[str] = mapped_column(String(200))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerProcess(Base):
+    """A worker process as it last reported itself (see `worker.heartbeat`).
+
+    `id` is `host:pid:<8 hex digits>`, unique even when a pid is reused. `heartbeat_at` is
+    refreshed every few seconds while the process lives; `stopped_at` is set when it shuts
+    down cleanly, so a row with an old heartbeat and no `stopped_at` is a process that died.
+    `queues` is the comma-separated names of the queues it consumes; `current_job_ids` the
+    jobs it was running at its last heartbeat.
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_heartbeat_at", "heartbeat_at"),)
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column()
+    current_job_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [name for name in self.queues.split(",") if name]
+
+
+class JobEvent(Base):
+    """One moment of a job's life, for its timeline (see `storage.job_events`).
+
+    `detail` is an error message or a final status, never roster content.
+    """
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)

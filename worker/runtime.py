@@ -36,6 +36,7 @@ from jobs.lifecycle import JobContext
 from storage.db import make_engine, session_factory
 from storage.objects import open_store
 from worker import context
+from worker.heartbeat import HeartbeatTimings, WorkerHeartbeat
 from worker.logs import configure_logging
 from worker.settings import Settings
 
@@ -65,7 +66,7 @@ class LogContext(Middleware):
     after_skip_message = after_process_message
 
 
-def middleware() -> list[Any]:
+def middleware(timings: HeartbeatTimings | None = None) -> list[Any]:
     return [
         AgeLimit(),
         TimeLimit(time_limit=JOB_TIME_LIMIT_MS),
@@ -75,10 +76,11 @@ def middleware() -> list[Any]:
         Retries(max_retries=20, min_backoff=2_000, max_backoff=300_000),
         CurrentMessage(),
         LogContext(),
+        WorkerHeartbeat(timings),
     ]
 
 
-def build_broker(settings: Settings) -> Any:
+def build_broker(settings: Settings, timings: HeartbeatTimings | None = None) -> Any:
     if settings.broker_url:
         return RedisBroker(  # type: ignore[no-untyped-call]
             url=settings.broker_url,
@@ -86,9 +88,9 @@ def build_broker(settings: Settings) -> Any:
             heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
             maintenance_chance=MAINTENANCE_CHANCE,
             dead_message_ttl=DEAD_MESSAGE_TTL_MS,
-            middleware=middleware(),
+            middleware=middleware(timings),
         )
-    return StubBroker(middleware=middleware())
+    return StubBroker(middleware=middleware(timings))
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,18 @@ class Runtime:
     jobs: JobContext
 
 
-def start(settings: Settings, *, json_logs: bool | None = None) -> Runtime:
-    """Configure this process once: logging, broker, database, storage, then the actors."""
+def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = True) -> Runtime:
+    """Configure this process once: logging, broker, database, storage, then the actors.
+
+    `boot=False` under the `dramatiq` command, which emits `process_boot` itself (twice
+    would start the time-limit middleware's thread twice)."""
     configure_logging(json=json_logs)
-    broker = build_broker(settings)
+    timings = HeartbeatTimings(
+        heartbeat_s=settings.heartbeat_seconds,
+        reap_s=settings.reap_seconds,
+        stale_after_s=settings.stale_after_seconds,
+    )
+    broker = build_broker(settings, timings)
     dramatiq.set_broker(broker)
     engine = make_engine(settings.database_url)
     jobs = JobContext(
@@ -117,16 +127,18 @@ def start(settings: Settings, *, json_logs: bool | None = None) -> Runtime:
             max_columns=settings.import_max_columns,
             max_cell_chars=settings.import_max_cell_chars,
         ),
+        stale_after_s=timings.stale_after_s,
     )
     context.install(jobs)
     importlib.import_module("worker.actors")
-    broker.emit_after("process_boot")
+    if boot:
+        broker.emit_after("process_boot")
     return Runtime(settings, broker, engine, jobs)
 
 
 def setup() -> None:
     """Entry point of each `dramatiq` worker process."""
-    start(Settings.from_env())
+    start(Settings.from_env(), boot=False)
 
 
 def ensure_embedded_worker(runtime: Runtime) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite:///var/rosterjobs.db"
 DEFAULT_STORAGE_URL = "var/objects"
 DEFAULT_LINK_TTL = 900
+OPS_TOKEN_MIN_CHARS = 16
 
 
 class SettingsError(ValueError):
@@ -37,6 +38,10 @@ class Settings:
     import_max_rows: int = 1_000_000
     import_max_columns: int = 200
     import_max_cell_chars: int = 10_000
+    ops_token: str | None = None
+    heartbeat_seconds: float = 10.0
+    reap_seconds: float = 20.0
+    stale_after_seconds: int = 60
 
     @property
     def embedded_broker(self) -> bool:
@@ -63,6 +68,10 @@ class Settings:
             import_max_rows=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_ROWS", 1_000_000),
             import_max_columns=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_COLUMNS", 200),
             import_max_cell_chars=_positive_int(env, "ROSTERJOBS_IMPORT_MAX_CELL_CHARS", 10_000),
+            ops_token=_ops_token(env.get("ROSTERJOBS_OPS_TOKEN") or None),
+            heartbeat_seconds=_positive_seconds(env, "ROSTERJOBS_HEARTBEAT_SECONDS", 10.0),
+            reap_seconds=_positive_seconds(env, "ROSTERJOBS_REAP_SECONDS", 20.0),
+            stale_after_seconds=_positive_int(env, "ROSTERJOBS_STALE_AFTER_SECONDS", 60),
         )
 
 
@@ -77,6 +86,29 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be greater than zero, not {value}")
     return value
+
+
+def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as err:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from err
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero, not {raw}")
+    return value
+
+
+def _ops_token(token: str | None) -> str | None:
+    """The operations credential (`/ops`, `/metrics`); unset switches the dashboard off. A
+    short one is refused: it is the only thing between the internet and the dashboard."""
+    if token is not None and len(token) < OPS_TOKEN_MIN_CHARS:
+        raise SettingsError(
+            f"ROSTERJOBS_OPS_TOKEN must be at least {OPS_TOKEN_MIN_CHARS} characters long"
+        )
+    return token
 
 
 def _generated_secret(base_dir: Path) -> str:

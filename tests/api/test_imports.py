@@ -229,13 +229,13 @@ def test_concurrent_starts_queue_the_import_exactly_once(
     with runtime.jobs.store.open_write(input_key(runtime, created["id"])) as out:
         out.write(edited_file(roster))
     sent: list[str] = []
-    real_send = api.queueing._send
+    real_send = api.queueing.send_job
 
     def counted_send(rt: Runtime, actor: str, job_id: str) -> None:
         sent.append(job_id)
         real_send(rt, actor, job_id)
 
-    monkeypatch.setattr(api.queueing, "_send", counted_send)
+    monkeypatch.setattr(api.queueing, "send_job", counted_send)
 
     # when four starts race
     statuses: list[int] = []

@@ -497,3 +497,21 @@ def test_school_names_with_accented_capitals_match_in_any_case(
     assert run.outcome(2) == "updated", run.errors_of(2)
     _, rows = rows_of(export_bytes(ctx, roster))
     assert [row[7] for row in rows if row[3] == "jgarcia"] == ["École Nord"]
+
+
+def test_an_import_whose_upload_is_missing_fails_at_once_saying_so(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given a queued import whose file was deleted from storage
+    job_id = submit(ctx, roster, b"Database ID\r\n")
+    with ctx.sessions() as session:
+        key = session.get(jobs.imports.Job, job_id).input_key  # type: ignore[union-attr]
+    ctx.store.delete(key or "")
+
+    # when
+    run_job(ctx, job_id, run_import)
+
+    # then: failed on the first attempt, not retried as a storage fault
+    run = finished(ctx, job_id)
+    assert (run.job.status, run.job.attempts) == ("failed", 1)
+    assert run.job.error == "The uploaded file is missing; upload it again."

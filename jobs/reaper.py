@@ -1,0 +1,173 @@
+"""The reaper: a running job whose worker stopped heartbeating goes back to the queue.
+
+Every worker process refreshes the `heartbeat_at` of the jobs it runs every few seconds
+(`worker.heartbeat`), whatever stage they are in. A job still `running` whose heartbeat is
+older than `stale_after_s` has lost its worker (SIGKILL, out of memory, a node gone). The
+reaper, run periodically by every worker process, then:
+
+1. moves it back to `queued` and sends its message again (`export_roster` or
+   `import_roster` by kind), so any worker picks it up: an export is written again, an
+   import resumes after its last committed batch; or
+2. fails it, naming the lost worker, when its attempts are used up (the same rule as a
+   transient fault: a job that kills its worker every time must not loop forever).
+
+Each job is moved by one conditional UPDATE (still `running`, heartbeat still stale), so
+reapers running at once in several processes take a job once, and only the one that moved
+it sends its message. dramatiq may also redeliver the lost worker's message on its own;
+`jobs.lifecycle.claim` skips a delivery of a job already running with a fresh heartbeat, so
+the job still runs once at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.lifecycle import finished_detail
+from schemas.jobs import JobKind, JobStatus
+from storage import job_events, workers
+from storage.db import unit_of_work
+from storage.job_events import JobEventName
+from storage.models import Job, utcnow
+
+log = structlog.get_logger("rosterjobs.reaper")
+
+STALE_AFTER_SECONDS = 60
+ACTORS = {JobKind.EXPORT.value: "export_roster", JobKind.IMPORT.value: "import_roster"}
+
+Send = Callable[[str, str], None]
+"""`send(actor_name, job_id)`: put the job's message on the broker."""
+
+
+@dataclass(frozen=True)
+class _Stuck:
+    id: str
+    kind: str
+    attempts: int
+    started_at: dt.datetime | None
+
+
+def stuck_jobs(
+    session: Session, stale_after_s: int = STALE_AFTER_SECONDS, *, limit: int = 100
+) -> list[Job]:
+    """Running jobs whose heartbeat is older than `stale_after_s` (or missing), the
+    longest silent first, at most `limit` of them."""
+    statement = (
+        select(Job)
+        .where(Job.status == JobStatus.RUNNING.value, _stale(stale_after_s))
+        .order_by(Job.heartbeat_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def count_stuck_jobs(session: Session, stale_after_s: int = STALE_AFTER_SECONDS) -> int:
+    statement = select(func.count()).where(
+        Job.status == JobStatus.RUNNING.value, _stale(stale_after_s)
+    )
+    return session.scalar(statement) or 0
+
+
+def reap_stuck_jobs(
+    sessions: sessionmaker[Session],
+    *,
+    stale_after_s: int = STALE_AFTER_SECONDS,
+    max_attempts: int,
+    send: Send,
+) -> list[str]:
+    """Requeue (and send again) or fail every stuck job; answers the ids this call took,
+    in either way. A job another reaper took first is left to it."""
+    with unit_of_work(sessions) as session:
+        found = [
+            _Stuck(job.id, job.kind, job.attempts, job.started_at)
+            for job in stuck_jobs(session, stale_after_s)
+        ]
+    taken: list[str] = []
+    for job in found:
+        if job.attempts >= max_attempts:
+            if _fail(sessions, job, stale_after_s):
+                taken.append(job.id)
+        elif _requeue(sessions, job, stale_after_s, send):
+            taken.append(job.id)
+    return taken
+
+
+def _requeue(sessions: sessionmaker[Session], job: _Stuck, stale_after_s: int, send: Send) -> bool:
+    with unit_of_work(sessions) as session:
+        lost = _lost_worker(session, job)
+        values = {
+            "status": JobStatus.QUEUED.value,
+            "queued_at": utcnow(),
+            "error": f"{lost} stopped responding (attempt {job.attempts}); queued again.",
+        }
+        if not _take(session, job.id, stale_after_s, values):
+            return False
+        detail = f"{lost} stopped responding."
+        job_events.record(
+            session, job.id, JobEventName.REQUEUED, attempt=job.attempts, detail=detail
+        )
+    log.warning("job.requeued", job_id=job.id, attempt=job.attempts, reason=detail)
+    try:
+        send(ACTORS[job.kind], job.id)
+    except Exception as err:
+        _put_back(sessions, job.id, stale_after_s)
+        log.error("job.requeue_send_failed", job_id=job.id, error=type(err).__name__)
+        return False
+    return True
+
+
+def _fail(sessions: sessionmaker[Session], job: _Stuck, stale_after_s: int) -> bool:
+    with unit_of_work(sessions) as session:
+        lost = _lost_worker(session, job)
+        error = f"Stopped after {job.attempts} attempts: {lost} stopped responding."
+        values = {"status": JobStatus.FAILED.value, "error": error, "finished_at": utcnow()}
+        if not _take(session, job.id, stale_after_s, values):
+            return False
+        job_events.record(
+            session,
+            job.id,
+            JobEventName.FINISHED,
+            attempt=job.attempts,
+            detail=finished_detail(JobStatus.FAILED, error),
+        )
+    log.error("job.gave_up", job_id=job.id, attempts=job.attempts, reason=error)
+    return True
+
+
+def _take(session: Session, job_id: str, stale_after_s: int, values: dict[str, Any]) -> bool:
+    """The conditional UPDATE that lets exactly one reaper take a stuck job."""
+    statement = (
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, _stale(stale_after_s))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], session.execute(statement)).rowcount == 1
+
+
+def _put_back(sessions: sessionmaker[Session], job_id: str, stale_after_s: int) -> None:
+    """The message could not be sent: make the job stuck again, so the next reaper run
+    tries once more (unless a redelivered message has claimed it meanwhile)."""
+    with unit_of_work(sessions) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, _stale(stale_after_s))
+            .values(status=JobStatus.RUNNING.value)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _lost_worker(session: Session, job: _Stuck) -> str:
+    worker = workers.last_running(session, job.id, since=job.started_at)
+    return f"Its worker {worker.id}" if worker else "Its worker"
+
+
+def _stale(stale_after_s: int) -> ColumnElement[bool]:
+    cutoff = utcnow() - dt.timedelta(seconds=stale_after_s)
+    return or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
