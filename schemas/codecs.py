@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -120,7 +121,7 @@ def _refuse_spreadsheet_damage(value: str) -> None:
         )
 
 
-class _Cell(Generic[T]):
+class _Cell(ABC, Generic[T]):
     """Reading shared by the single-valued codecs: strip, read an empty cell as `None`.
 
     A subclass says in `_read` how a stripped, non-empty cell becomes a value.
@@ -130,8 +131,8 @@ class _Cell(Generic[T]):
         value = cell.strip()
         return self._read(value) if value else None
 
-    def _read(self, value: str) -> T:
-        raise NotImplementedError
+    @abstractmethod
+    def _read(self, value: str) -> T: ...
 
 
 class _TextCell(_Cell[str]):

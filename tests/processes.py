@@ -70,9 +70,19 @@ def worker_process(
     env: dict[str, str], cwd: Path, *, processes: int = 1, threads: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A `rosterjobs worker` process group, stopped (SIGTERM, then SIGKILL) at the end."""
-    log = (cwd / f"worker-{uuid.uuid4().hex[:6]}.log").open("wb")
+    args = ("worker", "--processes", str(processes), "--threads", str(threads))
+    with rosterjobs_process(env, cwd, *args) as process:
+        yield process
+
+
+@contextmanager
+def rosterjobs_process(
+    env: dict[str, str], cwd: Path, *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`rosterjobs ARGS` as a process group of its own, its output in `cwd`, stopped at the end."""
+    log = (cwd / f"{args[0]}-{uuid.uuid4().hex[:6]}.log").open("wb")
     process = subprocess.Popen(
-        [ROSTERJOBS, "worker", "--processes", str(processes), "--threads", str(threads)],
+        [ROSTERJOBS, *args],
         env=env,
         cwd=cwd,
         stdout=log,
@@ -84,6 +94,16 @@ def worker_process(
     finally:
         stop(process)
         log.close()
+
+
+@contextmanager
+def api_process(env: dict[str, str], cwd: Path, *, ready: str = "/openapi.json") -> Iterator[str]:
+    """`rosterjobs api` on a free port, once `ready` answers: its base URL."""
+    port = free_port()
+    with rosterjobs_process(env, cwd, "api", "--port", str(port)) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(base + ready, process)
+        yield base
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:

@@ -30,11 +30,12 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.csv_in import ImportLimits
 from jobs.lifecycle import JobContext
 from storage.db import make_engine, session_factory
-from storage.objects import open_store
+from storage.objects import ObjectStore, open_store
 from worker import context
 from worker.heartbeat import HeartbeatTimings, WorkerHeartbeat
 from worker.logs import configure_logging
@@ -101,6 +102,26 @@ class Runtime:
     jobs: JobContext
 
 
+def job_context(
+    settings: Settings, sessions: sessionmaker[Session], store: ObjectStore
+) -> JobContext:
+    """What the pipelines get from `settings`: sessions, storage, limits and timings."""
+    return JobContext(
+        sessions=sessions,
+        store=store,
+        link_ttl=settings.link_ttl,
+        max_attempts=settings.max_attempts,
+        batch_rows=settings.batch_rows,
+        import_limits=ImportLimits(
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            max_columns=settings.import_max_columns,
+            max_cell_chars=settings.import_max_cell_chars,
+        ),
+        stale_after_s=settings.stale_after_seconds,
+    )
+
+
 def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = True) -> Runtime:
     """Configure this process once: logging, broker, database, storage, then the actors.
 
@@ -115,19 +136,10 @@ def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = Tru
     broker = build_broker(settings, timings)
     dramatiq.set_broker(broker)
     engine = make_engine(settings.database_url)
-    jobs = JobContext(
-        sessions=session_factory(engine),
-        store=open_store(settings.storage_url, base_dir=settings.base_dir),
-        link_ttl=settings.link_ttl,
-        max_attempts=settings.max_attempts,
-        batch_rows=settings.batch_rows,
-        import_limits=ImportLimits(
-            max_bytes=settings.import_max_bytes,
-            max_rows=settings.import_max_rows,
-            max_columns=settings.import_max_columns,
-            max_cell_chars=settings.import_max_cell_chars,
-        ),
-        stale_after_s=timings.stale_after_s,
+    jobs = job_context(
+        settings,
+        session_factory(engine),
+        open_store(settings.storage_url, base_dir=settings.base_dir),
     )
     context.install(jobs)
     importlib.import_module("worker.actors")

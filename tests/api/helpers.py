@@ -12,15 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.auth import issue_token
-from jobs.csv_in import ImportLimits
-from jobs.lifecycle import JobContext
 from schemas.jobs import JobStatus
 from storage.db import session_factory
 from storage.models import Educator
 from storage.objects import ObjectStore
 from tests.factories import SmallDistrict
 from worker import context
-from worker.runtime import Runtime
+from worker.runtime import Runtime, job_context
 from worker.settings import Settings
 
 SECRET = "test-secret-key-not-for-production"
@@ -59,19 +57,7 @@ def wait_until_finished(
 
 
 def make_runtime(settings: Settings, engine: Engine, store: ObjectStore, broker: Any) -> Runtime:
-    jobs = JobContext(
-        sessions=session_factory(engine),
-        store=store,
-        link_ttl=settings.link_ttl,
-        max_attempts=settings.max_attempts,
-        batch_rows=settings.batch_rows,
-        import_limits=ImportLimits(
-            max_bytes=settings.import_max_bytes,
-            max_rows=settings.import_max_rows,
-            max_columns=settings.import_max_columns,
-            max_cell_chars=settings.import_max_cell_chars,
-        ),
-    )
+    jobs = job_context(settings, session_factory(engine), store)
     context.install(jobs)
     return Runtime(settings, broker, engine, jobs)
 

@@ -7,21 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.processes import (
-    ROSTERJOBS,
     Portal,
+    api_process,
     embedded_env,
     fetch,
-    free_port,
     run_cli,
-    stop,
-    wait_for_http,
 )
 
 
@@ -33,23 +29,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     seed = ("seed", "--district", "Lakeside", "--students", "30", "--json")
     seeded = run_cli(env, *seed, cwd=tmp_path)
     assert seeded.returncode == 0, seeded.stderr
-    port = free_port()
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [ROSTERJOBS, "api", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(base + "/openapi.json", process)
+    with api_process(env, tmp_path) as base:
         yield base, str(json.loads(seeded.stdout)["district_admin"])
-    finally:
-        stop(process)
-        log.close()
 
 
 def edited(exported: bytes) -> bytes:

@@ -9,7 +9,6 @@ browser is a failure, never a skip, like a missing Postgres or Redis.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +18,10 @@ from playwright.sync_api import Browser, sync_playwright
 
 from tests.processes import (
     REDIS_URL,
-    ROSTERJOBS,
     Portal,
-    free_port,
+    api_process,
     run_cli,
     service_env,
-    stop,
-    wait_for_http,
     worker_process,
 )
 
@@ -72,25 +68,12 @@ def stack(postgres_url: str, redis_namespace: str, tmp_path: Path) -> Iterator[S
     admin = json.loads(seeded.stdout)["district_admin"]
     issued = run_cli(env, "token", "--district", "Lakeside", "--as", admin, cwd=tmp_path)
     assert issued.returncode == 0, issued.stderr
-    port = free_port()
-    log = (tmp_path / "api.log").open("wb")
-    api = subprocess.Popen(
-        [ROSTERJOBS, "api", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with worker_process(env, tmp_path, processes=1, threads=1):
-            wait_for_http(base + "/ops/login", api)
-            portal = Portal(base, issued.stdout.strip())
-            yield Stack(base, portal, admin, postgres_url, redis_namespace)
-    finally:
-        stop(api)
-        log.close()
+    with (
+        api_process(env, tmp_path, ready="/ops/login") as base,
+        worker_process(env, tmp_path, processes=1, threads=1),
+    ):
+        portal = Portal(base, issued.stdout.strip())
+        yield Stack(base, portal, admin, postgres_url, redis_namespace)
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,14 +19,12 @@ from storage.db import make_engine, session_factory, unit_of_work
 from tests import factories
 from tests.processes import (
     REDIS_URL,
-    ROSTERJOBS,
     Portal,
+    api_process,
     fetch,
-    free_port,
+    rosterjobs_process,
     run_cli,
     service_env,
-    stop,
-    wait_for_http,
     worker_process,
 )
 from tests.s3 import S3_REGION
@@ -82,16 +77,6 @@ def sqs_queue(s3_server: str) -> Iterator[str]:
     sqs.delete_queue(QueueUrl=url)
 
 
-def background(stack: ExitStack, env: dict[str, str], cwd: Path, *args: str) -> Any:
-    log = stack.enter_context((cwd / f"{args[0]}.log").open("wb"))
-    process = subprocess.Popen(
-        [ROSTERJOBS, *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    stack.callback(stop, process)
-    return process
-
-
 def test_a_presigned_upload_to_s3_starts_its_import_through_sqs_without_a_start_call(
     postgres_url: str, tmp_path: Path, redis_namespace: str, aws_env: dict[str, str],
     sqs_queue: str,
@@ -112,13 +97,11 @@ def test_a_presigned_upload_to_s3_starts_its_import_through_sqs_without_a_start_
         env, "token", "--district", str(roster.district.id), "--as",
         roster.district_admin.username, cwd=tmp_path,
     ).stdout.strip()  # fmt: skip
-    port = free_port()
-    with ExitStack() as stack:
-        stack.enter_context(worker_process(env, tmp_path))
-        background(stack, env, tmp_path, "s3-events", "--queue-url", sqs_queue)
-        api = background(stack, env, tmp_path, "api", "--port", str(port))
-        base = f"http://127.0.0.1:{port}"
-        wait_for_http(base + "/openapi.json", api)
+    with (
+        worker_process(env, tmp_path),
+        rosterjobs_process(env, tmp_path, "s3-events", "--queue-url", sqs_queue),
+        api_process(env, tmp_path) as base,
+    ):
         portal = Portal(base, token)
 
         # when the portal exports, then uploads an edited file to the presigned target
