@@ -1,0 +1,1 @@
+"""Security tests: tenant isolation, links, secrets kept out of outputs, CSV injection."""
