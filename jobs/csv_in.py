@@ -68,6 +68,8 @@ _SIGNATURES = (
     (b"%PDF-", "a PDF document", "Export the roster again and upload the CSV file."),
 )
 _CONTROL_BYTES = bytes(range(0x09)) + bytes(range(0x0E, 0x20))
+# A browser's "Save as" puts a comment (<!-- saved from url=… -->) before the page itself.
+_WEB_PAGE = re.compile(rb"\s*(?:<!--.*?-->\s*)*<(?:!doctype html|html)", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,7 @@ def _refuse_non_csv(head: bytes) -> None:
         raise FileRefused(
             f"The file holds binary data, not text, so it is not a CSV file. {_SAVE_AS}"
         )
-    if head.removeprefix(_UTF8_BOM).lstrip().lower().startswith((b"<!doctype html", b"<html")):
+    if _WEB_PAGE.match(head.removeprefix(_UTF8_BOM)):
         raise FileRefused(
             "The file looks like a web page (for example an error page saved by the browser), "
             "not a CSV export. Download the export again, or save your spreadsheet as "
