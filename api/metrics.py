@@ -7,6 +7,7 @@ restart loses nothing, and Prometheus may scrape any one replica behind the Serv
 | --- | --- | --- | --- |
 | `rosterjobs_jobs` | gauge | kind, entity, status | jobs in each state |
 | `rosterjobs_rows_processed_total` | counter | kind, entity | rows gone through, over all jobs |
+| `rosterjobs_job_retries_total` | counter | kind | deliveries beyond each job's first |
 | `rosterjobs_job_duration_seconds` | histogram | kind | finished jobs, from start to finish |
 | `rosterjobs_queue_depth` | gauge | queue | messages waiting for a worker |
 | `rosterjobs_queue_delayed` | gauge | queue | retries waiting out their backoff |
@@ -118,16 +119,32 @@ def job_families(session: Session) -> list[Metric]:
         "Rows the jobs have gone through (exported, or read from an import file).",
         labels=["kind", "entity"],
     )
+    retries = CounterMetricFamily(
+        "rosterjobs_job_retries",
+        "Deliveries of jobs beyond their first (retries after faults, redeliveries after a "
+        "lost worker): dramatiq's retry count, from the job records.",
+        labels=["kind"],
+    )
     processed: dict[tuple[str, str], int] = {}
+    retried: dict[str, int] = {}
+    extra = case((Job.attempts > 1, Job.attempts - 1), else_=0)
     statement = select(
-        Job.kind, Job.entity, Job.status, func.count(), func.coalesce(func.sum(Job.processed), 0)
+        Job.kind,
+        Job.entity,
+        Job.status,
+        func.count(),
+        func.coalesce(func.sum(Job.processed), 0),
+        func.coalesce(func.sum(extra), 0),
     ).group_by(Job.kind, Job.entity, Job.status)
-    for kind, entity, status, count, rows_done in session.execute(statement):
+    for kind, entity, status, count, rows_done, again in session.execute(statement):
         jobs.add_metric([kind, entity, status], int(count))
         processed[kind, entity] = processed.get((kind, entity), 0) + int(rows_done)
+        retried[kind] = retried.get(kind, 0) + int(again)
     for (kind, entity), total in sorted(processed.items()):
         rows.add_metric([kind, entity], total)
-    return [jobs, rows]
+    for kind, total in sorted(retried.items()):
+        retries.add_metric([kind], total)
+    return [jobs, rows, retries]
 
 
 def duration_family(session: Session) -> Metric:

@@ -13,7 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
@@ -117,6 +117,8 @@ def test_metrics_match_the_jobs_run_the_queues_and_the_workers(
     # awaiting its file; three messages waiting and a dead letter; workers seen
     for _ in range(2):
         run_job(ctx, queued_export(ctx.sessions, roster), run_export)
+    with unit_of_work(ctx.sessions) as session:  # one of them needed three deliveries
+        session.execute(update(Job).where(Job.status == "completed").values(attempts=3))
     run_job(ctx, queued_export(ctx.sessions, roster), failing)
     queued_export(ctx.sessions, roster)
     awaiting_import(ctx.sessions, roster)
@@ -144,6 +146,7 @@ def test_metrics_match_the_jobs_run_the_queues_and_the_workers(
         ("export", "queued"): 1,
         ("import", "awaiting_upload"): 1,
     }
+    assert value(found, "rosterjobs_job_retries_total", kind="export") == 4
     rows = "rosterjobs_rows_processed_total"
     assert value(found, rows, kind="export", entity="students") == 8
     assert value(found, rows, kind="import", entity="students") == 0
