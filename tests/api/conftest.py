@@ -23,7 +23,7 @@ from api import create_app
 from storage.db import unit_of_work
 from storage.objects import FolderStore, ObjectStore
 from tests import factories
-from tests.api.helpers import IMPORT_MAX_BYTES, SECRET, make_runtime
+from tests.api.helpers import SECRET, api_settings_for, make_runtime
 from tests.factories import SmallDistrict
 from worker.runtime import Runtime, start
 from worker.settings import Settings
@@ -52,14 +52,7 @@ def api_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def api_settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        storage_url=str(tmp_path / "objects"),
-        secret_key=SECRET,
-        base_dir=tmp_path,
-        batch_rows=2,
-        import_max_bytes=IMPORT_MAX_BYTES,
-    )
+    return api_settings_for(database_url, tmp_path)
 
 
 @pytest.fixture

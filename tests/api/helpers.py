@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -80,3 +81,17 @@ def edited_file(roster: SmallDistrict) -> bytes:
 
 def rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def api_settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """The API tests' settings: a real database, folder storage in the test's tmp dir,
+    two-row batches and a small import limit; `overrides` set what a suite needs."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "storage_url": str(tmp_path / "objects"),
+        "secret_key": SECRET,
+        "base_dir": tmp_path,
+        "batch_rows": 2,
+        "import_max_bytes": IMPORT_MAX_BYTES,
+    }
+    return Settings(**(values | overrides))

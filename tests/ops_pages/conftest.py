@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from tests.api.conftest import api_broker, other_roster, roster, runtime, store
-from tests.api.helpers import IMPORT_MAX_BYTES, SECRET
+from tests.api.helpers import api_settings_for
 from tests.ops_pages.helpers import OPS_TOKEN, sign_in
 from worker.runtime import Runtime
 from worker.settings import Settings
@@ -22,15 +22,7 @@ __all__ = ["api_broker", "other_roster", "roster", "runtime", "store"]
 
 @pytest.fixture
 def api_settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        storage_url=str(tmp_path / "objects"),
-        secret_key=SECRET,
-        base_dir=tmp_path,
-        batch_rows=2,
-        import_max_bytes=IMPORT_MAX_BYTES,
-        ops_token=OPS_TOKEN,
-    )
+    return api_settings_for(database_url, tmp_path, ops_token=OPS_TOKEN)
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 from `tests.api.conftest`, whose fixtures are otherwise visible only under `tests/api`),
 with a link lifetime that is not the default, so a link that ignored it would show.
 
-`api_broker` is the API tests' one, guarded: dramatiq binds actors to the broker of the
-first start in a process, so when `tests/api` already started it, that broker is reused.
+`api_broker` is the API tests' one: dramatiq binds actors to the broker of the first start
+in a process, and that one broker serves every suite.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,49 +22,20 @@ from storage.db import unit_of_work
 from storage.s3 import S3Store
 from tests import factories
 from tests.api import conftest as api_conftest
-from tests.api.conftest import client, other_roster, roster, runtime, store
-from tests.api.helpers import IMPORT_MAX_BYTES, SECRET, make_runtime
+from tests.api.conftest import api_broker, client, other_roster, roster, runtime, store
+from tests.api.helpers import api_settings_for, make_runtime
 from tests.factories import SmallDistrict
-from worker.runtime import start
 from worker.settings import Settings
 
-__all__ = ["client", "other_roster", "roster", "runtime", "store"]
+__all__ = ["api_broker", "client", "other_roster", "roster", "runtime", "store"]
 
 LINK_TTL = 321
 """Not the default (900): a link that ignored the setting would show."""
 
 
-@pytest.fixture(scope="session")
-def api_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if "worker.actors" not in sys.modules:
-        base = tmp_path_factory.mktemp("security-runtime")
-        start(
-            Settings(
-                database_url=f"sqlite:///{base / 'unused.db'}",
-                storage_url=str(base / "objects"),
-                secret_key=SECRET,
-                base_dir=base,
-            ),
-            json_logs=True,
-        )
-    import worker.actors
-
-    yield worker.actors.export_roster.broker
-    # the embedded worker stops at exit, after pytest closed the stream logging writes to
-    logging.getLogger("dramatiq").setLevel(logging.WARNING)
-
-
 @pytest.fixture
 def api_settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        storage_url=str(tmp_path / "objects"),
-        secret_key=SECRET,
-        base_dir=tmp_path,
-        batch_rows=2,
-        import_max_bytes=IMPORT_MAX_BYTES,
-        link_ttl=LINK_TTL,
-    )
+    return api_settings_for(database_url, tmp_path, link_ttl=LINK_TTL)
 
 
 @pytest.fixture
