@@ -174,3 +174,26 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 3
         except (urllib.error.URLError, ConnectionError):
             assert time.monotonic() < deadline, f"{url} did not answer"
             time.sleep(0.1)
+
+
+def post_form(url: str, fields: dict[str, str], filename: str, data: bytes) -> int:
+    """Upload as a browser form would: every field, then the file last."""
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url,
+        data=b"".join(parts),
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return int(response.status)

@@ -6,7 +6,8 @@ Fixtures:
 - `s3_client` (session): a `make_s3_client` client for it, with fake credentials passed
   explicitly (the environment is left alone);
 - `s3_bucket`: a fresh, uniquely named bucket, emptied and removed after the test;
-- `s3_store`: an `S3Store` on that bucket under the prefix `rosterjobs`.
+- `s3_store`: an `S3Store` on that bucket under the prefix `rosterjobs`;
+- `sqs` (session) and `sqs_queue`: an SQS client of the same server and a fresh queue.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from storage.s3 import S3Store, make_s3_client
+from storage.s3 import S3Store, make_s3_client, make_sqs_client
 
 S3_REGION = "us-east-1"
 S3_PREFIX = "rosterjobs"
@@ -36,12 +37,31 @@ def s3_server() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def s3_client(s3_server: str) -> Any:
-    session = boto3.session.Session(
+def fake_credentials() -> Any:
+    """A boto3 session with moto's fake credentials, passed explicitly (the environment is
+    left alone)."""
+    return boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=S3_REGION
     )
-    return make_s3_client(s3_server, S3_REGION, session=session)
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_server: str) -> Any:
+    return make_s3_client(s3_server, S3_REGION, session=fake_credentials())
+
+
+@pytest.fixture(scope="session")
+def sqs(s3_server: str) -> Any:
+    """An SQS client of the same moto server (S3 upload events go through it)."""
+    return make_sqs_client(s3_server, S3_REGION, session=fake_credentials())
+
+
+@pytest.fixture
+def sqs_queue(sqs: Any) -> Iterator[str]:
+    """A fresh SQS queue's URL, deleted after the test."""
+    url = str(sqs.create_queue(QueueName=f"uploads-{uuid.uuid4().hex[:8]}")["QueueUrl"])
+    yield url
+    sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture

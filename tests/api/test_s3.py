@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,6 +29,7 @@ from tests.api.helpers import (
     wait_until_finished,
 )
 from tests.factories import SmallDistrict
+from tests.processes import fetch, post_form
 from worker.settings import Settings
 
 
@@ -41,35 +40,6 @@ def s3_client_app(
     runtime = make_runtime(api_settings, engine, s3_store, api_broker)
     with TestClient(create_app(runtime)) as client:
         yield client
-
-
-def post_form(url: str, fields: dict[str, str], filename: str, data: bytes) -> int:
-    """Upload as a browser form would: every field, then the file last."""
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: text/csv\r\n\r\n".encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        url,
-        data=b"".join(parts),
-        method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return int(response.status)
-
-
-def download(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        body: bytes = response.read()
-        return body
 
 
 def test_an_s3_import_uploads_by_presigned_post_and_runs_when_started(
@@ -96,7 +66,7 @@ def test_an_s3_import_uploads_by_presigned_post_and_runs_when_started(
     assert started.status_code == 202, started.text
     assert job["status"] == "completed_with_errors", job["error"]
     assert job["counts"]["failed"] == 1
-    refused = rows(download(job["error_report_url"]))
+    refused = rows(fetch(job["error_report_url"]))
     assert [row["Username"] for row in refused] == ["zdangelo"]
     assert parse_qs(urlsplit(job["error_report_url"]).query)["X-Amz-Expires"] == ["900"]
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,36 +19,13 @@ from tests.processes import (
     Portal,
     api_process,
     fetch,
+    post_form,
     rosterjobs_process,
     run_cli,
     service_env,
     worker_process,
 )
 from tests.s3 import S3_REGION
-
-BOUNDARY = "----rosterjobs-test-boundary"
-
-
-def post_form(url: str, fields: dict[str, str], content: bytes) -> None:
-    """A browser-style multipart POST (the form fields first, the file last)."""
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="x.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\n".encode()
-        + content
-        + f"\r\n--{BOUNDARY}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        url,
-        data=b"".join(parts),
-        method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status in (200, 201, 204)
 
 
 @pytest.fixture
@@ -63,18 +37,6 @@ def aws_env(s3_server: str, s3_bucket: str, sqs_queue: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": S3_REGION,
         "ROSTERJOBS_STORAGE_URL": f"s3://{s3_bucket}/district-files",
     }
-
-
-@pytest.fixture
-def sqs_queue(s3_server: str) -> Iterator[str]:
-    import boto3
-
-    sqs = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=S3_REGION
-    ).client("sqs", endpoint_url=s3_server)
-    url = str(sqs.create_queue(QueueName=f"uploads-{uuid.uuid4().hex[:8]}")["QueueUrl"])
-    yield url
-    sqs.delete_queue(QueueUrl=url)
 
 
 def test_a_presigned_upload_to_s3_starts_its_import_through_sqs_without_a_start_call(
@@ -114,7 +76,8 @@ def test_a_presigned_upload_to_s3_starts_its_import_through_sqs_without_a_start_
         csv.writer(edited).writerows(rows)
         created = portal.call("POST", "/v1/imports", {"entity": "students", "filename": "e.csv"})
         upload = created["upload"]
-        post_form(upload["url"], upload["fields"], edited.getvalue().encode("utf-8-sig"))
+        data = edited.getvalue().encode("utf-8-sig")
+        assert post_form(upload["url"], upload["fields"], "edited.csv", data) in (200, 201, 204)
         job = portal.wait(created["id"], timeout=90)
         errors = fetch(job["error_report_url"]).decode("utf-8-sig")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 
 from storage.fakes import RecordingStore
@@ -27,6 +26,7 @@ from storage.objects import (
     open_store,
 )
 from storage.s3 import S3Store, make_s3_client
+from tests.s3 import fake_credentials
 
 MiB = 1024 * 1024
 ROSTER_CSV = "\ufeffDatabase ID,First Name\r\n101,Zoë\r\n102,Élodie\r\n".encode()
@@ -328,7 +328,7 @@ def test_a_written_object_keeps_its_content_type_and_prefix(s3_store: S3Store) -
 
 def test_an_unreachable_s3_endpoint_fails_the_check_as_unavailable() -> None:
     # given: nothing listens on port 1
-    client = make_s3_client("http://127.0.0.1:1", "us-east-1", session=_fake_session())
+    client = make_s3_client("http://127.0.0.1:1", "us-east-1", session=fake_credentials())
     store = S3Store(client, "rosterjobs", "prefix")
 
     # when / then
@@ -338,7 +338,7 @@ def test_an_unreachable_s3_endpoint_fails_the_check_as_unavailable() -> None:
 
 def test_an_unreachable_s3_endpoint_makes_reads_unavailable() -> None:
     # given
-    client = make_s3_client("http://127.0.0.1:1", "us-east-1", session=_fake_session())
+    client = make_s3_client("http://127.0.0.1:1", "us-east-1", session=fake_credentials())
     store = S3Store(client, "rosterjobs", "prefix")
 
     # when / then
@@ -363,12 +363,6 @@ def saved_filename(disposition: str, *, understands_rfc6266: bool = True) -> str
     extended = [collapse_rfc2231_value(v) for v in names if isinstance(v, tuple)]
     plain = [v for v in names if isinstance(v, str)]
     return extended[0] if extended and understands_rfc6266 else plain[0]
-
-
-def _fake_session() -> Any:
-    return boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
 
 
 # --- open_store --------------------------------------------------------------------------

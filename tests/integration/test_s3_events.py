@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +15,6 @@ from storage.db import unit_of_work
 from storage.models import Job
 from storage.s3 import S3Store
 from tests import factories
-from tests.s3 import S3_REGION
 from worker.s3_events import UploadEventConsumer, set_up_notifications
 
 CSV = (
@@ -28,31 +24,16 @@ CSV = (
 
 
 @pytest.fixture
-def sqs(s3_server: str) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=S3_REGION
-    )
-    return session.client("sqs", endpoint_url=s3_server)
-
-
-@pytest.fixture
-def queue_url(sqs: Any) -> Iterator[str]:
-    url = sqs.create_queue(QueueName=f"uploads-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    yield str(url)
-    sqs.delete_queue(QueueUrl=url)
-
-
-@pytest.fixture
 def consumer(
-    sqs: Any, queue_url: str, s3_store: S3Store, s3_client: Any, sessions: sessionmaker[Session]
+    sqs: Any, sqs_queue: str, s3_store: S3Store, s3_client: Any, sessions: sessionmaker[Session]
 ) -> UploadEventConsumer:
     set_up_notifications(
-        s3_client, sqs, bucket=s3_store.bucket, prefix=s3_store.prefix, queue_url=queue_url
+        s3_client, sqs, bucket=s3_store.bucket, prefix=s3_store.prefix, queue_url=sqs_queue
     )
     sent: list[str] = []
     found = UploadEventConsumer(
         sqs=sqs,
-        queue_url=queue_url,
+        queue_url=sqs_queue,
         jobs=JobContext(sessions=sessions, store=s3_store),
         bucket=s3_store.bucket,
         prefix=s3_store.prefix,
@@ -104,7 +85,7 @@ def test_an_upload_to_the_jobs_key_queues_its_import_exactly_once(
 
 
 def test_a_replayed_event_after_the_job_started_does_not_queue_it_again(
-    consumer: UploadEventConsumer, sqs: Any, queue_url: str, s3_store: S3Store,
+    consumer: UploadEventConsumer, sqs: Any, sqs_queue: str, s3_store: S3Store,
     sessions: sessionmaker[Session],
 ) -> None:  # fmt: skip
     # given an import already queued by its upload
@@ -122,7 +103,7 @@ def test_a_replayed_event_after_the_job_started_does_not_queue_it_again(
             }
         ]
     }
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(event))
+    sqs.send_message(QueueUrl=sqs_queue, MessageBody=json.dumps(event))
     drain(consumer)
 
     # then
@@ -130,11 +111,11 @@ def test_a_replayed_event_after_the_job_started_does_not_queue_it_again(
 
 
 def test_test_events_and_objects_of_no_job_are_acknowledged_and_logged(
-    consumer: UploadEventConsumer, sqs: Any, queue_url: str, s3_store: S3Store
+    consumer: UploadEventConsumer, sqs: Any, sqs_queue: str, s3_store: S3Store
 ) -> None:
     # given
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Event": "s3:TestEvent"}))
-    sqs.send_message(QueueUrl=queue_url, MessageBody="not json")
+    sqs.send_message(QueueUrl=sqs_queue, MessageBody=json.dumps({"Event": "s3:TestEvent"}))
+    sqs.send_message(QueueUrl=sqs_queue, MessageBody="not json")
     s3_store.client.put_object(
         Bucket=s3_store.bucket, Key="rosterjobs/imports/9/unknown/upload-x.csv", Body=CSV
     )
@@ -147,7 +128,7 @@ def test_test_events_and_objects_of_no_job_are_acknowledged_and_logged(
     assert consumer.sent == []  # type: ignore[attr-defined]
     events = {entry["event"] for entry in logs}
     assert {"s3_events.unknown_object", "s3_events.not_an_event"} <= events
-    left = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    left = sqs.get_queue_attributes(QueueUrl=sqs_queue, AttributeNames=["All"])["Attributes"]
     assert left["ApproximateNumberOfMessages"] == "0"
 
 
