@@ -27,7 +27,7 @@ When the broker does not answer, that scrape leaves the queue figures out (and l
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -39,7 +39,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import RuntimeDep
@@ -47,6 +47,7 @@ from api.errors import refused
 from api.ops_auth import OpsAuth
 from jobs.reaper import count_stuck_jobs
 from schemas.jobs import FINISHED
+from storage.job_records import SecondsBetween
 from storage.models import Job
 from storage.workers import recent_workers
 from worker.queues import QueueStats, queue_stats
@@ -153,7 +154,7 @@ def duration_family(session: Session) -> Metric:
         "How long finished jobs ran, from their start to their end.",
         labels=["kind"],
     )
-    seconds = _seconds_between(session, Job.started_at, Job.finished_at)
+    seconds = SecondsBetween(Job.started_at, Job.finished_at)
     statement = (
         select(
             Job.kind,
@@ -180,13 +181,6 @@ def _buckets(within: Sequence[Any], count: int) -> list[tuple[str, float]]:
         for bound, n in zip(DURATION_BUCKETS, within, strict=True)
     ]
     return [*bounds, ("+Inf", float(count))]
-
-
-def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    """`end - start` in seconds, in the database's own arithmetic."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return cast(ColumnElement[float], func.extract("epoch", end - start))
 
 
 def process_families(session: Session, stale_after_s: int) -> list[Metric]:

@@ -170,7 +170,7 @@ class Summary:
 def summary_since(session: Session, since: dt.datetime) -> Summary:
     """One grouped query. `status IN (every status)` lets the (status, created_at) index
     serve the time bound, so the cost follows the jobs of the window, not of the table."""
-    duration = _Seconds(Job.started_at, Job.finished_at)
+    duration = SecondsBetween(Job.started_at, Job.finished_at)
     finished = Job.finished_at.is_not(None) & Job.started_at.is_not(None)
     statement = (
         select(
@@ -192,7 +192,7 @@ def summary_since(session: Session, since: dt.datetime) -> Summary:
     return Summary(by_status, rows, seconds)
 
 
-class _Seconds(FunctionElement[float]):
+class SecondsBetween(FunctionElement[float]):
     """Seconds from the first timestamp to the second, in the database's own arithmetic."""
 
     type = Float()
@@ -200,14 +200,14 @@ class _Seconds(FunctionElement[float]):
     name = "seconds_between"
 
 
-@compiles(_Seconds)
-def _seconds_by_interval(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(SecondsBetween)
+def _seconds_by_interval(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"EXTRACT(EPOCH FROM ({end} - {start}))"
 
 
-@compiles(_Seconds, "sqlite")
-def _seconds_by_julian_day(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(SecondsBetween, "sqlite")
+def _seconds_by_julian_day(element: SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"((julianday({end}) - julianday({start})) * 86400.0)"
 
