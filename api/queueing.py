@@ -20,8 +20,8 @@ from jobs.lifecycle import transition
 from schemas.jobs import JobStatus
 from storage.db import unit_of_work
 from storage.models import Job, utcnow
-from worker.runtime import Runtime, ensure_embedded_worker
-from worker.submit import EXPORT_ACTOR, IMPORT_ACTOR
+from worker.runtime import Runtime
+from worker.submit import EXPORT_ACTOR, IMPORT_ACTOR, enqueue
 
 log = structlog.get_logger("rosterjobs.api")
 
@@ -61,9 +61,7 @@ def send_export(runtime: Runtime, job_id: str) -> None:
 
 
 def send_job(runtime: Runtime, actor_name: str, job_id: str) -> None:
-    if runtime.settings.embedded_broker:
-        ensure_embedded_worker(runtime)
-    runtime.broker.get_actor(actor_name).send(job_id)
+    enqueue(runtime, actor_name, job_id)
     log.info("api.job_enqueued", job_id=job_id, actor=actor_name)
 
 

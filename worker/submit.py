@@ -37,11 +37,16 @@ def import_job(rt: Runtime, request: ImportRequest, path: Path) -> str:
     return job_id
 
 
-def send(rt: Runtime, actor_name: str, job_id: str, *, wait: bool, show_progress: bool) -> None:
-    """Send the job's message; with the in-process broker, also run it here to its end."""
-    rt.broker.get_actor(actor_name).send(job_id)
+def enqueue(rt: Runtime, actor_name: str, job_id: str) -> None:
+    """Send the job's message; with the in-process broker, a worker thread of this process
+    (started once) will run it."""
     if rt.settings.embedded_broker:
         ensure_embedded_worker(rt)
-        wait_for_job(rt.jobs, job_id, show_progress=show_progress)
-    elif wait:
+    rt.broker.get_actor(actor_name).send(job_id)
+
+
+def send(rt: Runtime, actor_name: str, job_id: str, *, wait: bool, show_progress: bool) -> None:
+    """Send the job's message; with the in-process broker, also wait here for its end."""
+    enqueue(rt, actor_name, job_id)
+    if wait or rt.settings.embedded_broker:
         wait_for_job(rt.jobs, job_id, show_progress=show_progress)
