@@ -13,6 +13,10 @@ What a caller must know:
   trusted), a physical line is read at most `max_columns × (max_cell_chars + 3)` characters
   at a time, and `csv.field_size_limit` stops any cell just past `max_cell_chars`. That
   setting is process-wide: while parses run it holds the largest of their limits.
+- Time is bounded too: between data rows, a run of blank lines (nothing but spaces, tabs and
+  commas) is passed over in a few string operations per block of text, not one csv record
+  each, so a file of nothing but line ends is read about as fast as it is decoded, up to the
+  byte limit. The rows after such a run keep their spreadsheet numbers.
 - A file that starts like something else (UTF-16/32, gzip, ZIP or .xlsx, .xls, PDF, a web
   page, or binary: over 5% control bytes in its first KB) is refused, naming what it looks
   like. A NUL or other control character in a cell of a text file is passed on as read: the
@@ -34,14 +38,12 @@ from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
+from jobs.csv_lines import CountingReader, PhysicalLines, TooManyBytes
 from jobs.errors import FileRefused
 from schemas.columns import Column, Entity, find_column, required_columns
 from schemas.products import Product
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
 
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
 Records = Generator[tuple[int, list[str]], None, None]
@@ -104,10 +106,6 @@ class FileSurvey:
 
 class _NotUtf8(FileRefused):
     """The file is not UTF-8 text."""
-
-
-class _TooManyBytes(Exception):
-    """More than `max_bytes` arrived."""
 
 
 def survey(
@@ -231,7 +229,7 @@ def _is_blank(cells: Sequence[str]) -> bool:
 def _records(open_file: Opener, encoding: str, limits: ImportLimits) -> Records:
     """Every CSV record of the file, header and blank ones included, within the limits."""
     with open_file() as stream, _field_limit(limits.max_cell_chars + 1):
-        source = _CountingReader(stream, limits.max_bytes)
+        source = CountingReader(stream, limits.max_bytes)
         head = source.head(_HEAD_BYTES)
         _refuse_non_csv(head)
         codec = "utf-8-sig" if encoding == "utf-8" else encoding
@@ -255,36 +253,6 @@ def _decode_refusal(err: UnicodeDecodeError, encoding: str, bom: bool) -> FileRe
             f"(byte {byte}). {_SAVE_AS}"
         )
     return _NotUtf8(f"The file is not valid UTF-8 text (byte {byte}). {_SAVE_AS}")
-
-
-class _CountingReader(io.RawIOBase):
-    """The uploaded bytes, counted as they are handed on, so no size header is trusted."""
-
-    def __init__(self, stream: BinaryIO, max_bytes: int) -> None:
-        super().__init__()
-        self._stream = stream
-        self._max_bytes = max_bytes
-        self._pending = b""
-        self._delivered = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def head(self, size: int) -> bytes:
-        """The first `size` bytes (fewer if the file is shorter), still to be read after."""
-        while len(self._pending) < size and (more := self._stream.read(size - len(self._pending))):
-            self._pending += more
-        return self._pending
-
-    def readinto(self, buffer: WriteableBuffer, /) -> int:
-        target = memoryview(buffer).cast("B")
-        data = self._pending[: len(target)] or self._stream.read(len(target))
-        self._pending = self._pending[len(data) :]
-        self._delivered += len(data)
-        if self._delivered > self._max_bytes:
-            raise _TooManyBytes
-        target[: len(data)] = data
-        return len(data)
 
 
 def _refuse_non_csv(head: bytes) -> None:
@@ -329,16 +297,21 @@ class _RecordReader:
     """
 
     def __init__(self, text: io.TextIOWrapper, limits: ImportLimits) -> None:
-        self._text = text
+        self._text = PhysicalLines(text)
         self._limits = limits
         self._line_cap = limits.max_columns * (limits.max_cell_chars + 3)
-        self._row = 0
+        self._records = 0
         self._at_end = self._cut = self._continued = False
+
+    @property
+    def _row(self) -> int:
+        """The spreadsheet number of the record being read: records so far, blank lines too."""
+        return self._records + self._text.blank_lines
 
     def __iter__(self) -> Records:
         reader = csv.reader(self._lines(), dialect="excel")
         while True:
-            self._row += 1
+            self._records += 1
             cells = self._next(reader)
             if cells is None:
                 return
@@ -347,17 +320,23 @@ class _RecordReader:
             yield self._row, cells
 
     def _lines(self) -> Iterator[str]:
-        while line := self._text.readline(self._line_cap):
+        while line := self._next_line():
             if self._cut:
                 raise FileRefused(self._too_long())
             if not self._continued and '"' not in line:
                 # A record starting on a line without quotes has one cell per comma and one:
                 # refuse a million of them before csv builds the list.
                 self._check_count(line.count(",") + 1)
-            self._cut = len(line) >= self._line_cap and not line.endswith("\n")
+            self._cut = len(line) >= self._line_cap and not line.endswith(("\n", "\r"))
             self._continued = True
             yield line
         self._at_end = True
+
+    def _next_line(self) -> str:
+        if not self._continued and self._records > 1:
+            # Between data rows (the header is row 1 even when blank, so it is never skipped)
+            self._text.skip_blank_lines(self._line_cap)
+        return self._text.readline(self._line_cap)
 
     def _next(self, reader: Iterator[list[str]]) -> list[str] | None:
         try:
@@ -366,7 +345,7 @@ class _RecordReader:
             if "field larger than field limit" in str(err):
                 raise FileRefused(self._cell_too_long()) from err
             raise FileRefused(f"Row {self._row:,} cannot be read as CSV ({err}).") from err
-        except _TooManyBytes as err:
+        except TooManyBytes as err:
             raise FileRefused(
                 f"The file is larger than {_size(self._limits.max_bytes)}, the most one import "
                 f"may read (the limit was reached near row {self._row:,}). Split it into "

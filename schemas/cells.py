@@ -8,7 +8,8 @@ spreadsheets show as plain text, and the import removes that `'` again, so a nam
 The rule must be exactly reversible, also for values that already start with `'`: a run of
 leading quotes followed by a trigger character gets one more quote on export and loses one
 on import. So `unneutralise(neutralise(x)) == x` for every string `x`. Apply `neutralise` to
-the cell text a codec wrote, and `unneutralise` to the raw cell before a codec reads it.
+the cell text a codec wrote; the codecs read an uploaded cell through `cell_value`, which
+trims it before it unneutralises it.
 """
 
 from __future__ import annotations
@@ -33,3 +34,16 @@ def unneutralise(cell: str) -> str:
     if cell.startswith(QUOTE) and _starts_like_formula(cell):
         return cell[1:]
     return cell
+
+
+def cell_value(cell: str) -> str:
+    """The value an uploaded cell holds: trimmed of surrounding whitespace, then unneutralised.
+
+    In that order, because whitespace around a cell is a person's typing, while what follows
+    the export's `'` is the stored value itself: a name stored with a leading tab or CR is
+    exported as `'<tab>Name` and must come back as `<tab>Name`, or every such row would be
+    updated by re-importing an untouched export. Only the start is protected that way:
+    whitespace at the end of a value is trimmed like a person's, and so is whitespace at the
+    start of a cell that has no such quote.
+    """
+    return unneutralise(cell.strip())

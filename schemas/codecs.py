@@ -1,15 +1,19 @@
 """How each kind of cell is written on export and read back on import.
 
 A codec turns a stored value into cell text (`to_cell`, where `None` is an empty cell) and
-cell text back into a value (`from_cell`). Reading strips surrounding spaces, reads an empty
-cell as `None` (the import decides whether that clears a value or is missing), and refuses a
-bad value with `CellError`, whose message tells a teacher what to write instead. Messages
-never name the column (the caller prefixes `"<Column>: "`) and never repeat a password.
+cell text back into a value. `from_cell` reads a cell as uploaded: `schemas.cells.cell_value`
+trims its surrounding whitespace, then removes the `'` the export put before a formula start;
+`from_value` reads what that leaves (or any value already trimmed), as it is. Reading takes
+an empty value as `None` (the import decides whether that clears a value or is missing), and
+refuses a bad value with `CellError`, whose message tells a teacher what to write instead.
+Messages never name the column (the caller prefixes `"<Column>: "`) and never repeat a
+password.
 
 Codecs know the damage spreadsheets do to a CSV file: IDs turned into scientific notation,
 dates saved with a two-digit year, whole numbers saved as `123.0`. Such values are refused
-with an explanation rather than guessed at. Formula neutralisation is not a codec's job: see
-`schemas.cells`, applied to raw cells before and after the codecs.
+with an explanation rather than guessed at. Writing does not neutralise formulas: the export
+applies `schemas.cells.neutralise` to what `to_cell` wrote, so that
+`from_cell(neutralise(to_cell(v)))` gives `v` back.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from schemas.cells import cell_value
 from schemas.products import Product
 
 T = TypeVar("T")
@@ -40,6 +45,10 @@ _US_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _US_DATE_SHORT_YEAR = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}")
 _EMAIL = re.compile(r"[^@\s;,<>()\[\]\"]{1,64}@[^@\s;,<>()\[\]\"]+")
 _DATABASE_ID_MAX = 2**63 - 1
+_PROTECTED_START = "\t\r"  # what the export's quote keeps at the start of a value
+_DIRECTION_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
+_INVISIBLE = re.compile(rf"[\x00-\x08\x0a-\x1f\x7f-\x9f{_DIRECTION_CONTROLS}]")
+_DIRECTION_CONTROL = re.compile(rf"[{_DIRECTION_CONTROLS}]")
 
 
 class CellError(ValueError):
@@ -57,6 +66,8 @@ class Codec(Protocol[T]):
 
     def from_cell(self, cell: str) -> T | None: ...
 
+    def from_value(self, value: str) -> T | None: ...
+
 
 def colon_hint(value: str) -> str | None:
     """The hint to add when a listed reference is not found and ':' was used as a separator."""
@@ -72,24 +83,39 @@ def _quoted(value: str) -> str:
     return f"'{value}'"
 
 
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    return char != "\t" and (code < 0x20 or 0x7F <= code <= 0x9F)
-
-
 def _check_characters(value: str) -> None:
-    """Refuse line breaks and invisible control characters (a tab is allowed).
+    """Refuse line breaks, invisible control characters (a tab is allowed) and the invisible
+    characters that change the direction text is shown in.
+
+    A value may start with tabs and carriage returns: a codec gets one only from behind the
+    `'` an export put before it (`cell_value` trims a cell first), so it is a value stored
+    that way, and refusing it would fail every such row of an untouched export. A line break
+    anywhere else is refused.
+
+    Direction overrides, embeddings and isolates (U+202A to U+202E, U+2066 to U+2069) make a
+    value show in another order than it is written (U+202E then "ftg.exe" shows as
+    "exe.gtf"), so they are refused. Right-to-left letters (Arabic, Hebrew) need none of them
+    and are accepted, as are the direction marks (U+200E, U+200F, U+061C), which reorder
+    nothing, and zero-width characters, such as the joiners some scripts and emoji need.
 
     The message never quotes the value, so the check is safe for passwords.
     """
-    if "\n" in value or "\r" in value:
+    body = value.lstrip(_PROTECTED_START)
+    if "\n" in body or "\r" in body:
         raise CellError("Line breaks are not allowed here; put the whole value on one line.")
-    control = next((char for char in value if _is_control(char)), None)
-    if control is not None:
+    found = _INVISIBLE.search(body)
+    if found is None:
+        return
+    code = f"U+{ord(found.group()):04X}"
+    if _DIRECTION_CONTROL.match(found.group()):
         raise CellError(
-            f"The value contains an invisible control character (U+{ord(control):04X}); "
-            "retype it without that character."
+            f"The value contains an invisible text-direction character ({code}), which makes "
+            "text show in another order than it is written; retype it without that character."
         )
+    raise CellError(
+        f"The value contains an invisible control character ({code}); "
+        "retype it without that character."
+    )
 
 
 def _check_length(value: str, min_len: int, max_len: int) -> None:
@@ -122,13 +148,15 @@ def _refuse_spreadsheet_damage(value: str) -> None:
 
 
 class _Cell(ABC, Generic[T]):
-    """Reading shared by the single-valued codecs: strip, read an empty cell as `None`.
+    """Reading shared by the single-valued codecs: an empty value is `None`.
 
-    A subclass says in `_read` how a stripped, non-empty cell becomes a value.
+    A subclass says in `_read` how a non-empty value becomes a value.
     """
 
     def from_cell(self, cell: str) -> T | None:
-        value = cell.strip()
+        return self.from_value(cell_value(cell))
+
+    def from_value(self, value: str) -> T | None:
         return self._read(value) if value else None
 
     @abstractmethod
@@ -453,7 +481,10 @@ class ListCodec:
         return LIST_SEPARATOR.join(self.item.to_cell(item) for item in value)
 
     def from_cell(self, cell: str) -> tuple[str, ...] | None:
-        items = _split_list(cell)
+        return self.from_value(cell_value(cell))
+
+    def from_value(self, value: str) -> tuple[str, ...] | None:
+        items = _split_list(value)
         if self.item is not None:
             items = _read_items(self.item, items)
         return tuple(items) or None
@@ -470,7 +501,7 @@ def _read_items(codec: Codec[str], items: list[str]) -> list[str]:
     problems: list[str] = []
     for item in items:
         try:
-            value = codec.from_cell(item)
+            value = codec.from_value(item)
         except CellError as err:
             problems.append(_about_item(item, err.message))
         else:
@@ -497,7 +528,10 @@ class ProductListCodec:
         return LIST_SEPARATOR.join(product.value for product in value)
 
     def from_cell(self, cell: str) -> tuple[Product, ...] | None:
-        items = _split_list(cell)
+        return self.from_value(cell_value(cell))
+
+    def from_value(self, value: str) -> tuple[Product, ...] | None:
+        items = _split_list(value)
         unknown = [item for item in items if item.casefold() not in _PRODUCTS_BY_NAME]
         if unknown:
             raise CellError(" ".join(_unknown_product(item) for item in unknown))

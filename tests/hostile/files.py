@@ -125,9 +125,22 @@ def _formulas_in_every_column(ids: Ids) -> Chunks:
     return [_csv_rows([header, every, *created])]
 
 
-def _endless_empty_lines(ids: Ids) -> Chunks:
-    yield lines(HEADER)
-    yield from itertools.repeat(b"\r\n" * (MB // 2))
+def _endless(line: bytes) -> Generator:
+    """The header, then `line` over and over, without end."""
+
+    def generate(ids: Ids) -> Chunks:
+        yield lines(HEADER)
+        yield from itertools.repeat(line * (MB // len(line)))
+
+    return generate
+
+
+def _rows_between_empty_lines(ids: Ids) -> Chunks:
+    """Rows 2, 200,003, 400,004 and 600,005, with 200,000 empty lines before each but the first."""
+    yield lines(HEADER, new_student(1))
+    for number, end in enumerate((b"\n", b"\r", b"\r\n"), start=2):
+        yield from _repeat(end, 200_000 * len(end))
+        yield lines(new_student(number))
 
 
 FILES: dict[str, Generator] = {
@@ -171,6 +184,14 @@ FILES: dict[str, Generator] = {
             HEADER,
             ",\u202eftg.exe,Lee,rtl1,secret1,R-1,3,North Elementary",
             ",Ann,Lee\u202d\u202c,rtl2,secret1,R-2,3,North Elementary",
+            ",Ann,\u2067Lee\u2069,rtl3,secret1,R-3,3,North Elementary",
+        )
+    ],
+    "right_to_left_names": lambda ids: [
+        lines(
+            HEADER,
+            ",محمد,العلي,rtl_ar,secret1,R-1,3,North Elementary",
+            ",שרה,כהן\u200f-Cohen,rtl_he,secret1,R-2,3,North Elementary",
         )
     ],
     "zero_width_joiners_in_names": lambda ids: [
@@ -233,9 +254,17 @@ FILES: dict[str, Generator] = {
         lines(HEADER),
         *_repeat(b"\r\n", 60 * MB),
     ],
-    "endless_empty_lines": _endless_empty_lines,
+    "endless_empty_lines": _endless(b"\r\n"),
+    "endless_rows_of_commas": _endless(b",,,,,,,\r\n"),
     "empty_lines_under_a_small_byte_limit": lambda ids: [lines(HEADER), *_repeat(b"\r\n", MB // 2)],
-    "endless_empty_lines_past_a_small_byte_limit": _endless_empty_lines,
+    "endless_empty_lines_past_a_small_byte_limit": _endless(b"\r\n"),
+    # a spreadsheet's formatted but empty rows, down to its last one (1,048,576)
+    "a_million_blank_spreadsheet_rows_then_a_row": lambda ids: [
+        lines(HEADER),
+        *_repeat(b",,,,,,,\r\n", 1_048_574 * 9),
+        lines(new_student(1)),
+    ],
+    "rows_between_long_runs_of_lf_cr_and_crlf_empty_lines": _rows_between_empty_lines,
     # --- not CSV at all ---
     "gzip_named_csv": lambda ids: [gzip.compress(_VALID)],
     "zip_named_csv": lambda ids: [_zip({"students.csv": _VALID})],

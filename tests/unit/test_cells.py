@@ -6,7 +6,7 @@ from itertools import product
 
 import pytest
 
-from schemas.cells import neutralise, unneutralise
+from schemas.cells import cell_value, neutralise, unneutralise
 
 TRIGGERS = ["=", "+", "-", "@", "\t", "\r"]
 # Triggers, the quote the export adds, and characters that must be left alone.
@@ -83,3 +83,37 @@ def test_import_removes_only_the_quote_the_export_added(cell: str, imported: str
     # when it is imported
     # then one leading quote is removed only where the export would have added it
     assert unneutralise(cell) == imported
+
+
+def exportable(value: str) -> bool:
+    """No whitespace at the end, and none at the start but the tab or CR a formula quote keeps."""
+    return value == value.rstrip() and (value == value.lstrip() or value[0] in "\t\r")
+
+
+def test_every_value_the_export_writes_is_read_back_as_it_was_stored() -> None:
+    # given every short value that has no whitespace a person's typing could have added
+    values = [value for value in every_string(4) if exportable(value)]
+    # when each is exported and its cell read by an import
+    changed = [value for value in values if cell_value(neutralise(value)) != value]
+    # then none has changed: a leading tab or CR behind the export's quote is kept
+    assert changed == []
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("  Ann  ", "Ann"),
+        ("\tAnn\r\n", "Ann"),
+        ("\t=typed", "=typed"),
+        ("  '-Smith ", "-Smith"),
+        ("'\tIndented", "\tIndented"),
+        ("'\rReturn", "\rReturn"),
+        (" '\tkept ", "\tkept"),
+        ("'plain", "'plain"),
+    ],
+)
+def test_a_cell_is_trimmed_first_then_loses_the_export_quote(cell: str, value: str) -> None:
+    # given a cell from an uploaded file, perhaps typed with spaces around it
+    # when it is imported
+    # then the spaces around it go, and what the export's quote protected stays
+    assert cell_value(cell) == value

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from schemas.cells import neutralise
 from schemas.codecs import (
     CellError,
     ChoiceCodec,
@@ -45,6 +46,13 @@ ROUND_TRIPS: list[tuple[Codec[Any], Any]] = [
     (DatabaseIdCodec(), 123456789012),
     (TextCodec(100), "Zoë O'Brien-Núñez"),
     (TextCodec(100), "tab\tinside"),
+    (TextCodec(100), "\tIndented"),
+    (TextCodec(100), "\rCarriage return"),
+    (TextCodec(100), "-Smith"),
+    (TextCodec(100), "محمد العلي"),
+    (TextCodec(100), "כהן\u200f-Cohen"),
+    (ExternalIdCodec(), "\t0042"),
+    (ExternalIdCodec(), "=7"),
     (StudentUsernameCodec(), "ann.lee_07"),
     (EmailCodec(), "Ms.Lee@school.example.org"),
     (ExternalIdCodec(), "000123"),
@@ -58,6 +66,7 @@ ROUND_TRIPS: list[tuple[Codec[Any], Any]] = [
     (ChoiceCodec(("F", "M", "X")), "X"),
     (MinutesCodec(5, 120), 20),
     (ListCodec(TextCodec(200)), ("Lincoln Elementary", "Adams Middle")),
+    (ListCodec(TextCodec(200)), ("-Math", "'=Art")),
     (ProductListCodec(), (Product.READING, Product.ESPANOL)),
 ]
 
@@ -65,8 +74,8 @@ ROUND_TRIPS: list[tuple[Codec[Any], Any]] = [
 @pytest.mark.parametrize(("codec", "value"), ROUND_TRIPS)
 def test_an_exported_value_reads_back_as_the_same_value(codec: Codec[Any], value: Any) -> None:
     # given a stored value
-    # when it is exported and the cell is imported again
-    cell = codec.to_cell(value)
+    # when it is exported, formula starts neutralised, and the cell is imported again
+    cell = neutralise(codec.to_cell(value))
     # then the import reads exactly the stored value
     assert codec.from_cell(cell) == value
 
@@ -207,6 +216,71 @@ def test_invisible_control_characters_are_refused(char: str, code: str) -> None:
         f"The value contains an invisible control character (U+{code}); retype it without "
         "that character."
     )
+
+
+@pytest.mark.parametrize("cell", ["'\rAnn\rLee", "'\r\nAnn", "'\rAnn\nLee"])
+def test_a_line_break_after_a_leading_carriage_return_is_still_refused(cell: str) -> None:
+    # given a name whose leading CR is followed by another line break
+    # when it is imported
+    message = refusal(TextCodec(100), cell)
+    # then the line break inside it is refused
+    assert message == "Line breaks are not allowed here; put the whole value on one line."
+
+
+def test_a_leading_tab_or_cr_is_kept_only_behind_the_export_quote() -> None:
+    # given names starting with a tab or CR, as an export writes them and as typed
+    exported = ["'\tAnn", "'\rAnn"]
+    typed = ["\tAnn", "\rAnn"]
+    # when they are imported
+    # then the export's are read as stored, the typed ones trimmed
+    assert [TextCodec(100).from_cell(cell) for cell in exported] == ["\tAnn", "\rAnn"]
+    assert [TextCodec(100).from_cell(cell) for cell in typed] == ["Ann", "Ann"]
+
+
+DIRECTION_CONTROLS = [chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+
+
+@pytest.mark.parametrize("char", DIRECTION_CONTROLS, ids=lambda char: f"U+{ord(char):04X}")
+def test_a_character_that_reorders_how_text_is_shown_is_refused(char: str) -> None:
+    # given a name carrying an invisible direction override, embedding or isolate
+    # when it is imported
+    message = refusal(TextCodec(100), f"{char}ftg.exe")
+    # then it is refused, naming the character so it can be found
+    assert message == (
+        f"The value contains an invisible text-direction character (U+{ord(char):04X}), "
+        "which makes text show in another order than it is written; retype it without "
+        "that character."
+    )
+
+
+@pytest.mark.parametrize("codec", [PasswordCodec(), ExternalIdCodec(), StudentUsernameCodec()])
+def test_a_direction_override_is_refused_without_repeating_the_value(codec: Codec[Any]) -> None:
+    # given a password, ID or username hiding a right-to-left override
+    cell = "secret\u202eword"
+    # when it is imported
+    message = refusal(codec, cell)
+    # then it is refused without quoting the value
+    assert "U+202E" in message
+    assert "secret" not in message and "word" not in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "محمد",  # Arabic
+        "שרה",  # Hebrew
+        "כהן\u200f-Cohen",  # a right-to-left mark between Hebrew and Latin
+        "\u200eO'Brien",  # a left-to-right mark
+        "عبد\u061c الله",  # an Arabic letter mark
+        "\u0915\u094d\u200d\u0937",  # a zero-width joiner in Devanagari
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # a zero-width non-joiner in Persian
+    ],
+)
+def test_right_to_left_names_and_the_marks_they_use_are_accepted(name: str) -> None:
+    # given a name in a right-to-left script, or with invisible marks that reorder nothing
+    # when it is imported
+    # then it is read as written
+    assert TextCodec(100).from_cell(name) == name
 
 
 def test_text_longer_than_allowed_is_refused_with_both_lengths() -> None:

@@ -211,6 +211,96 @@ def test_a_nul_inside_a_cell_of_a_text_file_is_passed_on_for_the_row_check() -> 
     assert rows[0] == (2, ["1", "Ma\x00th", "Lincoln"])
 
 
+@pytest.mark.parametrize("shift", [0, 1], ids=["even", "odd"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_a_long_run_of_empty_lines_is_passed_over_and_the_next_row_keeps_its_number(
+    newline: str, shift: int
+) -> None:
+    # given 100,000 empty lines between two rows; shifted by one character, a CRLF falls
+    # across the end of a block of text read ahead, or does not
+    first = "Math" + "s" * shift
+    data = classes_file(f"1,{first},Lincoln", *[""] * 100_000, "2,Art,Adams", newline=newline)
+
+    # when surveyed and read
+    found = survey_of(data)
+    read = rows_of(data)
+
+    # then only the two rows count, the second one numbered as in a spreadsheet
+    assert found.rows == 2
+    assert read == [(2, ["1", first, "Lincoln"]), (100_003, ["2", "Art", "Adams"])]
+
+
+def test_a_crlf_split_across_blocks_of_text_read_ahead_ends_one_row() -> None:
+    # given CRLF rows placed so that a CR ends the first 64 KiB of text and its LF starts
+    # the next (the header is 43 characters, the first row 22, every other row 32)
+    rows = ["1,Math,Lincoln-North", *(f"{n:05},Class {n:05},Lincoln-Sch" for n in range(2, 4001))]
+    data = classes_file(*rows)
+    assert data[65535:65537] == b"\r\n"
+
+    # when read
+    read = rows_of(data)
+
+    # then every row keeps its number: no empty line appeared between the CR and the LF
+    assert [number for number, _ in read] == list(range(2, 4002))
+
+
+def test_blank_rows_of_spaces_tabs_and_commas_are_passed_over_like_empty_lines() -> None:
+    # given a spreadsheet's formatted but empty rows, one of them wider than the column limit
+    blank = [",,", " , ,\t", "", "," * 500] * 25_000
+    data = classes_file("1,Math,Lincoln", *blank, "2,Art,Adams")
+
+    # when read
+    rows = rows_of(data)
+
+    # then they are blank rows: skipped, but numbered
+    assert rows == [(2, ["1", "Math", "Lincoln"]), (100_003, ["2", "Art", "Adams"])]
+
+
+def test_empty_lines_inside_a_quoted_cell_stay_in_the_cell() -> None:
+    # given a quoted cell holding empty lines
+    data = classes_file('1,"Math\r\n\r\n\r\nPeriod 2",Lincoln', "", "2,Art,Adams")
+
+    # when read
+    rows = rows_of(data)
+
+    # then they are the cell's, and the rows after it are numbered as in a spreadsheet
+    assert rows == [(2, ["1", "Math\r\n\r\n\r\nPeriod 2", "Lincoln"]), (4, ["2", "Art", "Adams"])]
+
+
+def test_a_refusal_after_a_run_of_empty_lines_names_the_spreadsheet_row() -> None:
+    # given a quote never closed in the row after 50,000 empty lines
+    data = classes_file("1,Math,Lincoln", *[""] * 50_000, '2,"Art,Adams')
+
+    # when surveyed, then the message names the row a spreadsheet shows
+    with pytest.raises(FileRefused, match=r"^Row 50,003 has a quote mark"):
+        survey_of(data)
+
+
+def test_an_endless_file_of_empty_lines_stops_at_the_byte_limit_in_bounded_memory() -> None:
+    # given a header and then empty lines without end (a gigabyte, made only as it is read)
+    upload = LazyFile(f"{CLASSES_HEADER}\r\n".encode(), b"\r\n", 1024 * MB)
+
+    # when surveyed with a 20 MB limit
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileRefused) as refused:
+            survey(
+                lambda: contextlib.nullcontext(upload),
+                entity=Entity.CLASSES,
+                purchased=(),
+                limits=ImportLimits(max_bytes=20 * MB),
+            )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    # then it is refused at the limit, near the row it reached, having read little past it
+    assert "The file is larger than 20 MB, the most one import may read" in refused.value.message
+    assert "near row 10,4" in refused.value.message  # 20 MB of CRLF: 10.5 million lines
+    assert upload.produced < 21 * MB
+    assert peak < 5 * MB
+
+
 # The header
 
 
