@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    column,
+    exists,
+    or_,
+    select,
+    true,
+    values,
+)
 from sqlalchemy.orm import Session
 
+from schemas.columns import Column
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
+from storage.export_copy import copy_records, export_select, joined, ordered_names
 from storage.listing import aggregated, contains, count_where, linked_names, split_list, stream
 from storage.models import (
     ClassEducator,
@@ -115,3 +129,46 @@ def _product_names(codes: str | None) -> tuple[Product, ...]:
     """Products from their codes, in the `Product` enum order (the cell order)."""
     present = set(split_list(codes))
     return tuple(product for product in Product if product.code in present)
+
+
+def copy_rows(
+    session: Session, scope: Scope, roster_filter: RosterFilter, columns: Sequence[Column]
+) -> AbstractContextManager[Iterator[memoryview]]:
+    """The same classes as `stream_rows`, as CSV records rendered by Postgres
+    (`storage.export_copy`)."""
+    linked = {
+        "school": select(School.name).where(School.id == ClassGroup.school_id),
+        "educators": ordered_names(
+            Educator.username,
+            via=ClassEducator.educator_id,
+            owner=ClassEducator.class_id,
+            owner_id=ClassGroup.id,
+        ),
+        "students": ordered_names(
+            Student.username,
+            via=ClassStudent.student_id,
+            owner=ClassStudent.class_id,
+            owner_id=ClassGroup.id,
+        ),
+        "products": _joined_product_names(),
+    }
+    statement = (
+        export_select(ClassGroup, columns, linked)
+        .where(*export_conditions(scope, roster_filter))
+        .order_by(ClassGroup.id)
+    )
+    return copy_records(session, statement)
+
+
+def _joined_product_names() -> Select[Any]:
+    """The class's product names joined in the `Product` enum order, as `_product_names`
+    and the Products codec write them; codes of no known product are left out."""
+    known = values(
+        column("code", String), column("name", String), column("position", Integer), name="known"
+    ).data([(product.code, product.value, n) for n, product in enumerate(Product)])
+    return (
+        select(joined(known.c.name, known.c.position))
+        .select_from(ClassProduct)
+        .join(known, known.c.code == ClassProduct.product)
+        .where(ClassProduct.class_id == ClassGroup.id)
+    )

@@ -3,7 +3,9 @@
 Multi-valued cells (a student's classes, a class's students) come from correlated
 subqueries aggregated with a separator that cannot appear in a name (ASCII unit separator),
 so one streamed row carries everything its CSV line needs. The names are sorted in Python,
-case-insensitively, so SQLite and Postgres give the same cell.
+case-insensitively, then by the name itself (code point by code point) so that names
+differing only in case keep one order; SQLite and Postgres give the same cell, and the
+export's COPY path sorts the same way in SQL (`storage.export_copy.list_order`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:
 
 
 def split_list(joined: str | None) -> tuple[str, ...]:
-    return tuple(sorted(joined.split(LIST_SEPARATOR), key=str.lower)) if joined else ()
+    return tuple(sorted(joined.split(LIST_SEPARATOR), key=list_order)) if joined else ()
+
+
+def list_order(name: str) -> tuple[str, str]:
+    """How a multi-valued cell sorts its names: case-insensitively, ties by the name."""
+    return name.lower(), name
 
 
 def stream(

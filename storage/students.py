@@ -1,14 +1,17 @@
-"""Queries of students: scope, export filters and the streamed export rows."""
+"""Queries of students: scope, export filters, the streamed export rows and their COPY."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
+from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
+from storage.export_copy import copy_records, export_select, ordered_names
 from storage.listing import contains, count_where, linked_names, stream
 from storage.models import ClassEducator, ClassGroup, ClassStudent, School, Student, StudentSchool
 
@@ -90,3 +93,28 @@ def stream_rows(
         .order_by(Student.id)
     )
     return stream(session, statement, batch_rows=batch_rows, lists=("schools", "classes"))
+
+
+def copy_rows(
+    session: Session, scope: Scope, roster_filter: RosterFilter, columns: Sequence[Column]
+) -> AbstractContextManager[Iterator[memoryview]]:
+    """The same students as `stream_rows`, as CSV records rendered by Postgres
+    (`storage.export_copy`)."""
+    schools = ordered_names(
+        School.name,
+        via=StudentSchool.school_id,
+        owner=StudentSchool.student_id,
+        owner_id=Student.id,
+    )
+    classes = ordered_names(
+        ClassGroup.name,
+        via=ClassStudent.class_id,
+        owner=ClassStudent.student_id,
+        owner_id=Student.id,
+    )
+    statement = (
+        export_select(Student, columns, {"schools": schools, "classes": classes})
+        .where(*export_conditions(scope, roster_filter))
+        .order_by(Student.id)
+    )
+    return copy_records(session, statement)

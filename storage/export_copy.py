@@ -1,0 +1,220 @@
+"""The export's fast path on Postgres: cells rendered by the database, streamed with `COPY`.
+
+`COPY (SELECT …) TO STDOUT (FORMAT csv)` writes the rows as fast as the server reads them,
+so the select must hand it each cell exactly as the general path writes it (a codec's
+`to_cell`, then `schemas.cells.neutralise`, then Python's csv module):
+
+- each codec's `to_cell` has its SQL twin in `cell_sql` (Yes/No, ISO dates, whole numbers,
+  text as stored, an always empty Password); a codec without one keeps the export on the
+  general path (`can_copy`);
+- a cell that would be empty is NULL: COPY writes NULL unquoted, as csv writes an empty
+  string, but quotes an empty string;
+- COPY quotes a cell holding `,`, `"`, CR or LF and doubles its quotes, as csv's
+  QUOTE_MINIMAL does; it ends each record with LF where csv writes CRLF, which the caller
+  swaps (COPY sends one record per message, so each chunk read is one whole record);
+- multi-valued cells are aggregated in the order `storage.listing.split_list` sorts them:
+  by Python's `str.lower`, then by the name itself, code point by code point. ICU's root
+  locale lower-cases as Python does (whole strings, so `İ` and a final `Σ` too), and the
+  "C" collation compares code points whatever the database's own locale, so the order
+  does not depend on how the server was set up. A server without ICU uses the general path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    collate,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    true,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from schemas.cells import FORMULA_TRIGGERS, QUOTE
+from schemas.codecs import (
+    LIST_SEPARATOR,
+    ChoiceCodec,
+    DatabaseIdCodec,
+    DateCodec,
+    EmailCodec,
+    ExternalIdCodec,
+    GradeCodec,
+    ListCodec,
+    MinutesCodec,
+    PasswordCodec,
+    ProductListCodec,
+    StudentUsernameCodec,
+    TextCodec,
+    YesNoCodec,
+)
+from schemas.columns import Column
+
+if TYPE_CHECKING:
+    import psycopg
+
+LOWER_COLLATION = "und-x-icu"
+"""The collation whose `lower()` is Python's `str.lower`: on the development server (ICU 72,
+Python 3.11) they agree on every code point; `tests/integration/test_export_fast_path.py`
+checks the order on random names."""
+
+_TEXT_CODECS = (
+    TextCodec,
+    StudentUsernameCodec,
+    EmailCodec,
+    ExternalIdCodec,
+    GradeCodec,
+    ChoiceCodec,
+)
+_NUMBER_CODECS = (DatabaseIdCodec, MinutesCodec)
+_COPY = "COPY ({select}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
+
+
+def can_copy(session: Session, columns: Sequence[Column]) -> bool:
+    """Whether this session's database can write these columns exactly as the general path."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    if not all(_renders(column) for column in columns):
+        return False
+    found = session.scalar(
+        text("SELECT 1 FROM pg_collation WHERE collname = :name"), {"name": LOWER_COLLATION}
+    )
+    return found is not None
+
+
+def _renders(column: Column) -> bool:
+    codec = column.codec
+    if isinstance(codec, ListCodec):
+        return codec.item is None or type(codec.item) in _TEXT_CODECS
+    return type(codec) in (
+        *_TEXT_CODECS,
+        *_NUMBER_CODECS,
+        PasswordCodec,
+        YesNoCodec,
+        DateCodec,
+        ProductListCodec,
+    )
+
+
+def cells(columns: Sequence[Column], sources: Mapping[str, Any]) -> list[ColumnElement[Any]]:
+    """The select list of an export: each column's cell, made from `sources[column.attr]`
+    (a table column, or a subquery for the attributes the table does not hold)."""
+    return [cell_sql(column, sources).label(f"c{n}") for n, column in enumerate(columns)]
+
+
+def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
+    """The cell as the general path writes it (codec, then neutralise), NULL when empty.
+
+    Lists arrive already joined (`ordered_names`); Yes/No, dates and the always empty
+    Password can never start like a formula, so they skip the neutralising.
+    """
+    codec = column.codec
+    if isinstance(codec, PasswordCodec):
+        return null()
+    value = sources[column.attr]
+    if isinstance(codec, YesNoCodec):
+        return case((value.is_(True), "Yes"), (value.is_(False), "No"))
+    if isinstance(codec, DateCodec):
+        return func.to_char(value, "YYYY-MM-DD")
+    if isinstance(codec, _NUMBER_CODECS):
+        return neutralised(sql_cast(value, Text))
+    return func.nullif(neutralised(value), "")
+
+
+def neutralised(cell: Any) -> ColumnElement[Any]:
+    """`schemas.cells.neutralise` in SQL: one more `'` before a run of `'` and a trigger.
+
+    `ascii()` (the first character's code, 0 for an empty text) keeps the common case, a
+    cell starting with neither a trigger nor a quote, to one integer comparison.
+    """
+    triggers = sorted(ord(trigger) for trigger in FORMULA_TRIGGERS)
+    quoted = literal(QUOTE) + cell
+    return case(
+        (func.ascii(cell).in_(triggers), quoted),
+        (
+            and_(func.ascii(cell) == ord(QUOTE), func.ascii(func.ltrim(cell, QUOTE)).in_(triggers)),
+            quoted,
+        ),
+        else_=cell,
+    )
+
+
+def list_order(names: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """ORDER BY terms that sort names as `storage.listing.split_list` does."""
+    return collate(func.lower(collate(names, LOWER_COLLATION)), "C"), collate(names, "C")
+
+
+def joined(names: Any, *order_by: Any) -> ColumnElement[Any]:
+    """`string_agg` of `names` with the list separator, in the given order."""
+    return func.string_agg(names, aggregate_order_by(literal(LIST_SEPARATOR), *order_by))
+
+
+def ordered_names(
+    names: QueryableAttribute[str],
+    *,
+    via: QueryableAttribute[Any],
+    owner: QueryableAttribute[Any],
+    owner_id: Any,
+) -> Select[Any]:
+    """The `names` of the records linked to `owner_id` through a link table (as in
+    `storage.listing.linked_names`), joined in the cell's order: one row, one column."""
+    target = names.class_
+    return (
+        select(joined(names, *list_order(names)))
+        .select_from(via.class_)
+        .join(target, via == target.id)
+        .where(owner == owner_id)
+    )
+
+
+def export_select(
+    model: type[Any], columns: Sequence[Column], linked: Mapping[str, Select[Any]]
+) -> Select[Any]:
+    """The select of an export's cells from `model`'s rows and, for the attributes the table
+    does not hold, the one-value selects in `linked` (correlated with the row). Each of
+    those the columns use is joined LATERAL, so its value is computed once per row however
+    often the cell's expression refers to it."""
+    wanted = {column.attr for column in columns}
+    sources: dict[str, Any] = dict(model.__table__.c)
+    laterals = []
+    for attr, value in linked.items():
+        if attr in wanted:
+            lateral = value.subquery().lateral(f"{attr}_cell")
+            sources[attr] = next(iter(lateral.c))
+            laterals.append(lateral)
+    statement = select(*cells(columns, sources)).select_from(model)
+    for lateral in laterals:
+        statement = statement.outerjoin(lateral, true())
+    return statement
+
+
+@contextmanager
+def copy_records(session: Session, statement: Select[Any]) -> Iterator[Iterator[memoryview]]:
+    """Run `statement` as a COPY in the session's transaction; yields its records, each
+    one CSV line ending with LF. Leaving the block early cancels the COPY on the server, so
+    the connection is fit for use again (a cancelled export, a failed write)."""
+    query, params = _compiled(session, statement)
+    driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
+    with driver.cursor() as cursor, cursor.copy(_COPY.format(select=query), params) as copy:
+        yield cast(Iterator[memoryview], iter(copy))
+
+
+def _compiled(session: Session, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
+    """The statement's SQL with psycopg placeholders, and its parameters (bound client-side
+    by psycopg, quoted as literals: COPY takes no server-side parameters)."""
+    compiled = statement.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), dict(compiled.params)
