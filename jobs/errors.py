@@ -45,5 +45,14 @@ class JobCancelled(JobError):
     """The job was cancelled."""
 
 
+class WorkerStopping(JobError):
+    """Its worker is stopping; the job goes back to the queue for another worker.
+
+    Raised between batches (`jobs.lifecycle.report_progress`) once the worker process was
+    asked to stop (SIGTERM), so the job stops where nothing is half done: neither permanent
+    nor transient, it is no failure and costs no attempt.
+    """
+
+
 class FileRefused(PermanentJobError):
     """The file cannot be imported as it is."""

@@ -6,7 +6,12 @@ worker has it: a duplicate delivery, or dramatiq's redelivery racing the reaper'
 delivery counts an attempt first, so a message that kills its worker each time (a SIGKILL
 does not count as a dramatiq retry) ends `failed` after `max_attempts` deliveries instead of
 looping; a transient fault puts the job back to `queued` and re-raises for the broker to
-retry with backoff, until the attempts run out.
+retry with backoff, until the attempts run out. A worker asked to stop (SIGTERM) hands
+its running jobs back at their next batch: `queued` again, the attempt given back, the
+message sent again (`WorkerStop`).
+
+A job whose district already runs its share of jobs waits, queued, without counting an
+attempt (`jobs.fair_share`).
 
 Every step is also written to the job's timeline (`storage.job_events`) in the same
 transaction as the change itself.
@@ -15,6 +20,7 @@ transaction as the change itself.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -23,8 +29,9 @@ import structlog
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs import fair_share
 from jobs.csv_in import ImportLimits
-from jobs.errors import JobCancelled, PermanentJobError, TransientJobError
+from jobs.errors import JobCancelled, PermanentJobError, TransientJobError, WorkerStopping
 from jobs.faults import as_transient
 from schemas.jobs import JobKind, JobStatus
 from schemas.scope import Scope
@@ -35,6 +42,23 @@ from storage.models import Job, utcnow
 from storage.objects import ObjectStore
 
 log = structlog.get_logger("rosterjobs.jobs")
+
+
+def _no_broker(kind: str, job_id: str) -> None:
+    raise RuntimeError("this process has no broker to send the job's message on")
+
+
+@dataclass(frozen=True)
+class WorkerStop:
+    """How a worker process that is asked to stop (SIGTERM) hands its running jobs back.
+
+    Its shutdown sets `requested`; each running job notices it at its next batch
+    (`report_progress`), goes back to `queued` and `send(kind, job_id)` puts its message on
+    the broker again, for another worker to resume it. By default it is never requested.
+    """
+
+    requested: threading.Event = field(default_factory=threading.Event)
+    send: Callable[[str, str], None] = _no_broker
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,12 @@ class JobContext:
     import_limits: ImportLimits = field(default_factory=ImportLimits)
     stale_after_s: int = 60
     """A running job whose heartbeat is younger than this belongs to a live worker."""
+    district_max_running: int | None = None
+    """Jobs of one district that may run at once (`jobs.fair_share`); a job over it waits,
+    queued. None (a context a script or a test builds to run pipelines directly): no limit."""
+    send_later: fair_share.SendLater = fair_share.no_broker
+    """`send_later(kind, job_id, delay_ms)`: how a deferred job's message is sent again."""
+    stop: WorkerStop = field(default_factory=WorkerStop)
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,8 @@ def run_job(ctx: JobContext, job_id: str, pipeline: Pipeline) -> None:
         outcome = pipeline(ctx, job)
     except JobCancelled:
         _finish(ctx, job_id, Outcome(JobStatus.CANCELLED), error="Cancelled at the user's request.")
+    except WorkerStopping:
+        _hand_back(ctx, job)
     except PermanentJobError as err:
         _finish(ctx, job_id, Outcome(JobStatus.FAILED), error=err.message)
     except Exception as err:
@@ -123,32 +155,62 @@ def run_job(ctx: JobContext, job_id: str, pipeline: Pipeline) -> None:
 
 
 def claim(ctx: JobContext, job_id: str) -> Job | None:
-    """Mark the job running and count the attempt; None when there is nothing to run."""
+    """Mark the job running and count the attempt; None when there is nothing to run.
+
+    None too when the job's district already runs `ctx.district_max_running` jobs: the job
+    stays queued, counts no attempt, and its message is sent again a few seconds later
+    (`jobs.fair_share`), after this transaction has committed."""
     with unit_of_work(ctx.sessions) as session:
-        job = job_records.get_for_update(session, job_id)
+        job = _claimable(ctx, session, job_id)
         if job is None:
-            log.warning("job.unknown", job_id=job_id)
             return None
-        status = JobStatus(job.status)
-        if status.finished or status is JobStatus.AWAITING_UPLOAD:
-            log.info("job.skipped", job_id=job_id, status=job.status)
-            return None
-        if status is JobStatus.RUNNING and _alive(job, ctx.stale_after_s):
-            log.info("job.already_running", job_id=job_id)
-            return None
-        if job.cancel_requested:
-            _set_finished(session, job, JobStatus.CANCELLED, "Cancelled before it started.")
-            return None
-        job.attempts += 1
-        if job.attempts > ctx.max_attempts:
-            _set_finished(session, job, JobStatus.FAILED, _gave_up(job.attempts - 1, job.error))
-            log.error("job.gave_up", job_id=job_id, attempts=job.attempts - 1)
-            return None
-        job.status = JobStatus.RUNNING.value
-        job.started_at = job.started_at or utcnow()
-        job.heartbeat_at = utcnow()
-        job_events.record(session, job.id, JobEventName.STARTED, attempt=job.attempts)
-        return job
+        wait = _fair_share_wait(ctx, session, job)
+        if wait is None:
+            return _start(ctx, session, job)
+    ctx.send_later(wait.kind, wait.job_id, wait.delay_ms)
+    return None
+
+
+def _claimable(ctx: JobContext, session: Session, job_id: str) -> Job | None:
+    """The job, locked, when this delivery may run it (finished, awaiting its file, running
+    on a live worker or cancelled: None)."""
+    job = job_records.get_for_update(session, job_id)
+    if job is None:
+        log.warning("job.unknown", job_id=job_id)
+        return None
+    status = JobStatus(job.status)
+    if status.finished or status is JobStatus.AWAITING_UPLOAD:
+        log.info("job.skipped", job_id=job_id, status=job.status)
+        return None
+    if status is JobStatus.RUNNING and _alive(job, ctx.stale_after_s):
+        log.info("job.already_running", job_id=job_id)
+        return None
+    if job.cancel_requested:
+        _set_finished(session, job, JobStatus.CANCELLED, "Cancelled before it started.")
+        return None
+    return job
+
+
+def _fair_share_wait(ctx: JobContext, session: Session, job: Job) -> fair_share.Deferral | None:
+    if ctx.district_max_running is None:
+        return None
+    return fair_share.deferral(
+        session, job, limit=ctx.district_max_running, stale_after_s=ctx.stale_after_s
+    )
+
+
+def _start(ctx: JobContext, session: Session, job: Job) -> Job | None:
+    """Count the attempt and mark the job running, or fail it once its attempts are used."""
+    job.attempts += 1
+    if job.attempts > ctx.max_attempts:
+        _set_finished(session, job, JobStatus.FAILED, _gave_up(job.attempts - 1, job.error))
+        log.error("job.gave_up", job_id=job.id, attempts=job.attempts - 1)
+        return None
+    job.status = JobStatus.RUNNING.value
+    job.started_at = job.started_at or utcnow()
+    job.heartbeat_at = utcnow()
+    job_events.record(session, job.id, JobEventName.STARTED, attempt=job.attempts)
+    return job
 
 
 def _alive(job: Job, stale_after_s: int) -> bool:
@@ -163,14 +225,26 @@ def _alive(job: Job, stale_after_s: int) -> bool:
 
 
 def report_progress(
-    ctx: JobContext, job_id: str, *, processed: int | None = None, total: int | None = None
+    ctx: JobContext,
+    job_id: str,
+    *,
+    processed: int | None = None,
+    total: int | None = None,
+    done: bool = False,
 ) -> None:
     """Store progress in its own short transaction (an import's batches store theirs with
-    their checkpoint, so they only send the heartbeat); raise JobCancelled if asked to stop."""
+    their checkpoint, so they only send the heartbeat); raise JobCancelled if the job was
+    cancelled, or WorkerStopping if its worker process is stopping. `done`: the job's work
+    is complete (its object written), so neither is raised: stopping then would throw the
+    finished work away."""
     with unit_of_work(ctx.sessions) as session:
         cancel = job_records.record_progress(session, job_id, processed=processed, total=total)
+    if done:
+        return
     if cancel:
         raise JobCancelled()
+    if ctx.stop.requested.is_set():
+        raise WorkerStopping()
 
 
 def transition(session: Session, job_id: str, source: JobStatus, target: JobStatus) -> bool:
@@ -233,6 +307,43 @@ def _after_fault(ctx: JobContext, job: Job, fault: TransientJobError) -> None:
             )
     log.warning("job.retry_scheduled", error=fault.message)
     raise fault
+
+
+HANDED_BACK = "Its worker was asked to stop; queued again for another worker."
+
+
+def _hand_back(ctx: JobContext, job: Job) -> None:
+    """Its worker is stopping: back to `queued` with the attempt given back (stopping is no
+    failure), and the message sent again. Another worker resumes it: an import after its
+    last committed batch, an export from the start (rewriting its object)."""
+    with unit_of_work(ctx.sessions) as session:
+        record = job_records.get_for_update(session, job.id)
+        if record is None or record.status != JobStatus.RUNNING.value:
+            return
+        record.status = JobStatus.QUEUED.value
+        record.queued_at = utcnow()
+        record.attempts = job.attempts - 1
+        job_events.record(
+            session, job.id, JobEventName.REQUEUED, attempt=job.attempts, detail=HANDED_BACK
+        )
+    log.info("job.handed_back", checkpoint=record.checkpoint, processed=record.processed)
+    try:
+        ctx.stop.send(job.kind, job.id)
+    except Exception as err:
+        _leave_to_reaper(ctx, job.id)
+        log.error("job.hand_back_send_failed", error=type(err).__name__)
+
+
+def _leave_to_reaper(ctx: JobContext, job_id: str) -> None:
+    """The message could not be sent: the job is made stuck (running without a heartbeat),
+    so the next reaper run of any worker sends it again."""
+    with unit_of_work(ctx.sessions) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.RUNNING.value, heartbeat_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _gave_up(attempts: int, last_error: str | None) -> str:

@@ -16,6 +16,14 @@ reapers running at once in several processes take a job once, and only the one t
 it sends its message. dramatiq may also redeliver the lost worker's message on its own;
 `jobs.lifecycle.claim` skips a delivery of a job already running with a fresh heartbeat, so
 the job still runs once at a time.
+
+A `queued` job can lose its message too: a Redis without persistence restarted, a failover
+that dropped the last writes, a retry waiting in the delay queue when Redis went away.
+Nothing else would ever send it again, so the reaper also re-sends the message of a job
+queued (and not run) for `resend_after_s` (`resend_lost_messages`), far longer than the
+longest retry backoff. Each resend moves the job's `queued_at` forward by one conditional
+UPDATE, so several reapers send it once per period; if the job still had its message, the
+second delivery is skipped by `claim` (finished, or running with a fresh heartbeat).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lifecycle import finished_detail
@@ -39,6 +47,9 @@ from storage.models import Job, utcnow
 log = structlog.get_logger("rosterjobs.reaper")
 
 STALE_AFTER_SECONDS = 60
+RESEND_QUEUED_AFTER_SECONDS = 900
+"""Longer than the longest retry backoff (300 s), so a job waiting for its retry is not
+sent twice; a backlog longer than this gets one extra, skipped, message per job and period."""
 ACTORS = {JobKind.EXPORT.value: "export_roster", JobKind.IMPORT.value: "import_roster"}
 
 Send = Callable[[str, str], None]
@@ -51,6 +62,13 @@ class _Stuck:
     kind: str
     attempts: int
     started_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class _Queued:
+    id: str
+    kind: str
+    queued_at: dt.datetime | None
 
 
 def stuck_jobs(
@@ -171,3 +189,73 @@ def _lost_worker(session: Session, job: _Stuck) -> str:
 def _stale(stale_after_s: int) -> ColumnElement[bool]:
     cutoff = utcnow() - dt.timedelta(seconds=stale_after_s)
     return or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+
+
+def resend_lost_messages(
+    sessions: sessionmaker[Session],
+    *,
+    resend_after_s: int = RESEND_QUEUED_AFTER_SECONDS,
+    send: Send,
+    limit: int = 100,
+) -> list[str]:
+    """Send again the message of every job `queued` for `resend_after_s` without running
+    since (its message was probably lost with the broker's data); answers their ids."""
+    with unit_of_work(sessions) as session:
+        found = [
+            _Queued(job.id, job.kind, job.queued_at)
+            for job in session.scalars(
+                select(Job)
+                .where(Job.status == JobStatus.QUEUED.value, _waiting(resend_after_s))
+                .order_by(Job.queued_at)
+                .limit(limit)
+            )
+        ]
+    return [job.id for job in found if _resend(sessions, job, resend_after_s, send)]
+
+
+def _resend(sessions: sessionmaker[Session], job: _Queued, resend_after_s: int, send: Send) -> bool:
+    with unit_of_work(sessions) as session:
+        taken = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.QUEUED.value)
+                .where(_waiting(resend_after_s))
+                .values(queued_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if taken.rowcount != 1:
+            return False
+        detail = f"Queued for over {resend_after_s} s without running; its message was sent again."
+        job_events.record(session, job.id, JobEventName.REQUEUED, detail=detail)
+    try:
+        send(ACTORS[job.kind], job.id)
+    except Exception as err:
+        _restore_queued_at(sessions, job.id, job.queued_at)
+        log.error("job.resend_failed", job_id=job.id, error=type(err).__name__)
+        return False
+    log.warning("job.message_resent", job_id=job.id, waited_s=resend_after_s)
+    return True
+
+
+def _restore_queued_at(
+    sessions: sessionmaker[Session], job_id: str, queued_at: dt.datetime | None
+) -> None:
+    """The broker did not take the message: the next reaper run tries again."""
+    with unit_of_work(sessions) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(queued_at=queued_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _waiting(resend_after_s: int) -> ColumnElement[bool]:
+    """Queued that long, and not run since either (a retry in backoff beat when it ran)."""
+    cutoff = utcnow() - dt.timedelta(seconds=resend_after_s)
+    return and_(
+        or_(Job.queued_at.is_(None), Job.queued_at < cutoff),
+        or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff),
+    )

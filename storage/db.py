@@ -1,8 +1,11 @@
 """Database engines, sessions and migrations.
 
 `make_engine` is called once at a process edge (CLI, worker set-up, API start-up) with the
-configured URL; nothing here reads the environment. SQLite runs in WAL mode so that a job's
-progress can be committed on one connection while another streams rows for an export.
+configured URL; nothing here reads the environment. A Postgres engine checks each pooled
+connection before use (`pool_pre_ping`), so after a server restart or a killed backend the
+next transaction gets a fresh connection; the one in flight fails, and its job is retried.
+SQLite runs in WAL mode so that a job's progress can be committed on one connection while
+another streams rows for an export.
 """
 
 from __future__ import annotations
@@ -19,6 +22,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+POSTGRES_CONNECT = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+"""libpq options unless the URL sets them: a server that does not answer fails a connect
+within 10 s, and a connection whose server vanished (a host gone, a partition) is given up
+within about a minute, idle (keepalives) or mid-query (`tcp_user_timeout`, ms), instead of
+a worker waiting on it for ever."""
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -26,7 +41,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args = {
+        name: value for name, value in POSTGRES_CONNECT.items() if name not in parsed.query
+    }
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_engine(url: str, database: str | None, *, echo: bool) -> Engine:

@@ -2,7 +2,7 @@
 
 Events are written by `jobs.lifecycle` and `jobs.reaper` in the same transaction as the
 change they describe, so a timeline never shows a step the job record does not have.
-`detail` holds an error message or a final status, never roster content.
+`detail` holds an error message, a final status or why a job waits, never roster content.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class JobEventName(StrEnum):
     RETRY_SCHEDULED = "retry_scheduled"
     REQUEUED = "requeued"  # by the reaper, after its worker stopped heartbeating
     CANCEL_REQUESTED = "cancel_requested"
+    DEFERRED = "deferred"  # its district ran its share of jobs; noted once per wait
     FINISHED = "finished"
 
 
@@ -47,6 +48,17 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def last_event(session: Session, job_id: str) -> str | None:
+    """The name of the job's latest event (None before its first)."""
+    statement = (
+        select(JobEvent.event)
+        .where(JobEvent.job_id == job_id)
+        .order_by(JobEvent.at.desc(), JobEvent.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
 
 
 def timeline(session: Session, job_id: str) -> list[JobEvent]:

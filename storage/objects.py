@@ -25,6 +25,7 @@ Every store follows the same rules, so a pipeline tested on one behaves the same
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import tempfile
@@ -163,11 +164,20 @@ def attachment_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{encoded}"
 
 
+def _remove_abandoned_parts(path: Path) -> None:
+    """Remove the temp files that killed writers of `path` left beside it."""
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        part.unlink(missing_ok=True)
+
+
 class FolderStore:
     """Objects as files below `root`, the embedded default (`./var/objects`).
 
     Writes go to a temp file beside the final one, are fsynced, then renamed over it, so the
-    switch is atomic. Files are created owner-readable only (they hold roster data).
+    switch is atomic. A writer killed mid-write (SIGKILL, out of memory) leaves its temp file;
+    the next complete write of the same key removes it (a key is written by one job, and a
+    job runs on one worker at a time). Files are created owner-readable only (they hold
+    roster data).
     `content_type` is not kept: a folder has no metadata, and links serve CSV anyway.
     """
 
@@ -191,6 +201,7 @@ class FolderStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+        _remove_abandoned_parts(path)
         _fsync_folder(path.parent)
 
     @contextmanager

@@ -8,8 +8,11 @@ Errors: a missing object is `ObjectNotFound`; an unreachable endpoint, a 5xx or 
 `StorageUnavailable` (the botocore error kept as its cause); anything else (access denied,
 bad request) propagates as botocore raised it, since retrying will not help.
 
-Note: smart_open retries an unreachable endpoint for up to a minute while starting or
-finishing a multipart upload, so a write to a dead endpoint is slow to fail.
+Every call has timeouts and bounded retries (`NETWORK`), and smart_open's own extra retries
+of an unreachable endpoint are cut to one (`_bound_smart_open_retries`). So one call gives
+up within about 35 s on an endpoint that refuses or drops connections, 80 s on one that
+cannot be reached, and under 3 minutes on one that accepts and never answers; the job's
+attempt then fails and its lifecycle retries it, or fails it naming object storage.
 """
 
 from __future__ import annotations
@@ -43,6 +46,18 @@ PART_SIZE = 5 * 1024 * 1024
 """S3's smallest allowed part: keeps a writer's memory at about 5 MiB whatever the file size.
 10 000 parts of 5 MiB cap one object at about 48 GiB."""
 
+NETWORK: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 5},
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "tcp_keepalive": True,
+}
+"""Every call: 5 attempts with exponential backoff (standard mode retries 5xx, throttling,
+dropped connections and timeouts), a connect that fails within 5 s and a silent endpoint
+given up after 30 s (botocore's default is 60 s each, times every attempt)."""
+SMART_OPEN_ATTEMPTS = 2
+SMART_OPEN_SLEEP_SECONDS = 2
+
 # smart_open's own retries ("... failed after 6 attempts", "failed to read ... after 5 attempts")
 _SMART_OPEN_GAVE_UP = re.compile(r"failed .*after \d+ attempts$")
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -69,16 +84,27 @@ def make_s3_client(
     `AWS_REGION`/`AWS_DEFAULT_REGION` and the credentials chain. `session` (a
     `boto3.session.Session`) lets tests pass explicit fake credentials.
     """
-    config = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 5})
+    config = Config(signature_version="s3v4", **NETWORK)
+    _bound_smart_open_retries()
     session = session if session is not None else boto3.session.Session()
     return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _bound_smart_open_retries() -> None:
+    """smart_open retries a refused connection 6 times, 10 s apart, on top of botocore's own
+    retries, while starting or finishing a multipart upload: over a minute and a half per
+    call to a dead endpoint. botocore already retries with backoff, and a job that fails is
+    retried as a whole, so keep smart_open's layer short. (smart_open documents its `RETRY`
+    as the knob for this; it is module-wide, which suits the one S3 endpoint per process.)"""
+    smart_open.s3.RETRY.attempts = SMART_OPEN_ATTEMPTS
+    smart_open.s3.RETRY.sleep_seconds = SMART_OPEN_SLEEP_SECONDS
 
 
 def make_sqs_client(
     endpoint_url: str | None = None, region: str | None = None, *, session: Any = None
 ) -> Any:
     """A boto3 SQS client (for S3 upload events), configured like `make_s3_client`."""
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    config = Config(**NETWORK)
     session = session if session is not None else boto3.session.Session()
     return session.client("sqs", endpoint_url=endpoint_url, region_name=region, config=config)
 

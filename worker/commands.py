@@ -173,7 +173,11 @@ def worker(args: argparse.Namespace) -> int:
     if args.queues:
         argv += ["--queues", *args.queues]
     sys.stdout.flush()
-    os.execv(sys.executable, argv)
+    # dramatiq reads its idle poll interval from the environment when its worker module is
+    # imported: an idle consumer sleeps up to this long between two looks at its queue
+    # (its own default of 1 s puts most of a second between enqueue and start).
+    env = {**os.environ, "dramatiq_worker_timeout": str(settings.worker_poll_ms)}
+    os.execve(sys.executable, argv, env)
     return 0  # not reached: execv replaces this process
 
 

@@ -38,7 +38,12 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from jobs.lifecycle import JobContext
-from jobs.reaper import STALE_AFTER_SECONDS, reap_stuck_jobs
+from jobs.reaper import (
+    RESEND_QUEUED_AFTER_SECONDS,
+    STALE_AFTER_SECONDS,
+    reap_stuck_jobs,
+    resend_lost_messages,
+)
 from storage import workers
 from storage.db import unit_of_work
 from worker import context
@@ -57,6 +62,7 @@ class HeartbeatTimings:
     heartbeat_s: float = HEARTBEAT_SECONDS
     reap_s: float = REAP_SECONDS
     stale_after_s: int = STALE_AFTER_SECONDS
+    resend_queued_after_s: int = RESEND_QUEUED_AFTER_SECONDS
 
 
 def worker_id() -> str:
@@ -167,6 +173,9 @@ class _Beats(threading.Thread):
             stale_after_s=self.owner.timings.stale_after_s,
             max_attempts=jobs.max_attempts,
             send=self._send,
+        )
+        reaped += resend_lost_messages(
+            jobs.sessions, resend_after_s=self.owner.timings.resend_queued_after_s, send=self._send
         )
         if reaped:
             log.warning("worker.reaped", worker_id=self.worker_id, job_ids=reaped)

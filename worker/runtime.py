@@ -6,16 +6,24 @@ worker.actors` calls in each worker process; the CLI calls `start` in its own pr
 
 Without `ROSTERJOBS_BROKER_URL` the broker is dramatiq's in-process `StubBroker` and jobs
 run in a worker thread of the process that submitted them (`ensure_embedded_worker`).
+
+On Redis, a worker process asked to stop (SIGTERM, what Kubernetes sends; dramatiq's
+`Worker.stop`) has its running jobs stop at their next batch and go back to the queue
+(`StopJobsAtShutdown`), so it exits in seconds, not at the end of its longest job. The
+embedded worker lets its jobs finish: their messages would not outlive the process.
 """
 
 from __future__ import annotations
 
 import atexit
 import importlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import redis
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -32,8 +40,10 @@ from dramatiq.middleware import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs import fair_share
 from jobs.csv_in import ImportLimits
-from jobs.lifecycle import JobContext
+from jobs.lifecycle import JobContext, WorkerStop
+from jobs.reaper import ACTORS
 from storage.db import make_engine, session_factory
 from storage.objects import ObjectStore, open_store
 from worker import context
@@ -44,12 +54,32 @@ from worker.settings import Settings
 log = structlog.get_logger("rosterjobs.worker")
 
 JOB_TIME_LIMIT_MS = 4 * 60 * 60 * 1000
+# A dead worker's unacked messages go back to the queue only during dramatiq's
+# "maintenance", once the worker's broker heartbeat is older than the heartbeat timeout.
+#
+# The timeout is the larger of 30 s and the job-stale time plus one job heartbeat plus
+# HEARTBEAT_MARGIN_S (ROSTERJOBS_STALE_AFTER_SECONDS + ROSTERJOBS_HEARTBEAT_SECONDS + 5 s:
+# 75 s by default). A redelivered message is run only once its job looks dead
+# (`jobs.lifecycle.claim` skips a job whose heartbeat is fresher than the stale time, as a
+# duplicate), so a redelivery that came sooner would be dropped, and the job left to the
+# reaper alone. The margin covers the broker's own beat (about a second apart) and clocks
+# that differ a little between hosts. Long timeouts are also the safe side of dramatiq#692:
+# a section holding the GIL longer than the timeout would have its message run twice, and
+# our C calls (CSV parsing, password hashing, COPY) hold it for one row, one password or
+# one buffer at a time, far below 30 s.
+#
+# Maintenance runs on a random share of broker calls: dramatiq's 0.1 % means over ten
+# minutes at idle (a consumer polls each queue about once a second); 10 % brings it to
+# seconds, for one extra sorted-set read per ten calls (its KEYS scan runs only while a
+# dead worker is found). Measured on Redis with the reaper off (tests/crash/
+# test_redelivery.py): a SIGKILLed worker's job runs again 75-85 s after the kill.
 HEARTBEAT_TIMEOUT_MS = 30_000
-# dramatiq requeues a dead worker's messages only during "maintenance", which runs on a
-# random share of broker calls (default 0.1 %: over ten minutes at idle). 10 % keeps
-# recovery within about a minute at the cost of one extra Redis scan per ten calls.
+HEARTBEAT_MARGIN_S = 5
 MAINTENANCE_CHANCE = 100_000
 DEAD_MESSAGE_TTL_MS = 7 * 24 * 60 * 60 * 1000
+# dramatiq sends no blocking commands, so a Redis that stops answering mid-call (a network
+# partition) raises within seconds instead of hanging a consumer or an enqueue for ever.
+REDIS_TIMEOUTS = {"socket_timeout": 10, "socket_connect_timeout": 5, "health_check_interval": 30}
 
 
 class LogContext(Middleware):
@@ -67,31 +97,78 @@ class LogContext(Middleware):
     after_skip_message = after_process_message
 
 
-def middleware(timings: HeartbeatTimings | None = None) -> list[Any]:
+class StopJobsAtShutdown(Middleware):
+    """Tells this process's running jobs that the worker is stopping.
+
+    dramatiq's `Worker.stop` (on SIGTERM) stops fetching, then waits for running messages
+    to end. Setting the flag `jobs.lifecycle.report_progress` checks between batches makes
+    them end at their next batch, handed back to the queue, rather than run to their end.
+    A flag, not dramatiq's asynchronous `Shutdown` exception, so no job is interrupted in
+    the middle of a transaction or an upload.
+    """
+
+    def __init__(self, requested: threading.Event) -> None:
+        self.requested = requested
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        log.info("worker.stopping")
+        self.requested.set()
+
+
+def middleware(
+    timings: HeartbeatTimings | None = None, backoff_ms: tuple[int, int] = (2_000, 300_000)
+) -> list[Any]:
     return [
         AgeLimit(),
         TimeLimit(time_limit=JOB_TIME_LIMIT_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(max_retries=20, min_backoff=2_000, max_backoff=300_000),
+        Retries(max_retries=20, min_backoff=backoff_ms[0], max_backoff=backoff_ms[1]),
         CurrentMessage(),
         LogContext(),
         WorkerHeartbeat(timings),
     ]
 
 
+def broker_heartbeat_timeout_ms(settings: Settings) -> int:
+    """How long a silent worker's messages wait before the broker gives them to another
+    worker: until its jobs look dead to `claim` (see the comment on HEARTBEAT_TIMEOUT_MS)."""
+    job_stale_s = settings.stale_after_seconds + settings.heartbeat_seconds + HEARTBEAT_MARGIN_S
+    return max(HEARTBEAT_TIMEOUT_MS, int(job_stale_s * 1000))
+
+
 def build_broker(settings: Settings, timings: HeartbeatTimings | None = None) -> Any:
+    backoff_ms = (settings.retry_min_backoff_ms, settings.retry_max_backoff_ms)
     if settings.broker_url:
         return RedisBroker(  # type: ignore[no-untyped-call]
-            url=settings.broker_url,
+            client=redis.Redis.from_url(settings.broker_url, **REDIS_TIMEOUTS),
             namespace=settings.queue_namespace,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+            heartbeat_timeout=broker_heartbeat_timeout_ms(settings),
             maintenance_chance=MAINTENANCE_CHANCE,
             dead_message_ttl=DEAD_MESSAGE_TTL_MS,
-            middleware=middleware(timings),
+            middleware=middleware(timings, backoff_ms),
         )
-    return StubBroker(middleware=middleware(timings))
+    return StubBroker(middleware=middleware(timings, backoff_ms))
+
+
+def job_sender(broker: Any) -> Callable[[str, str], None]:
+    """`send(kind, job_id)`: put a job's message on `broker` again, for its kind's actor."""
+
+    def send(kind: str, job_id: str) -> None:
+        broker.get_actor(ACTORS[kind]).send(job_id)
+
+    return send
+
+
+def delayed_job_sender(broker: Any) -> fair_share.SendLater:
+    """`send_later(kind, job_id, delay_ms)`: the same after `delay_ms`, as a new message
+    (not a dramatiq retry): how a job its district's fair share deferred comes back."""
+
+    def send_later(kind: str, job_id: str, delay_ms: int) -> None:
+        broker.get_actor(ACTORS[kind]).send_with_options(args=(job_id,), delay=delay_ms)
+
+    return send_later
 
 
 @dataclass(frozen=True)
@@ -103,9 +180,15 @@ class Runtime:
 
 
 def job_context(
-    settings: Settings, sessions: sessionmaker[Session], store: ObjectStore
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    store: ObjectStore,
+    *,
+    stop: WorkerStop | None = None,
+    send_later: fair_share.SendLater = fair_share.no_broker,
 ) -> JobContext:
-    """What the pipelines get from `settings`: sessions, storage, limits and timings."""
+    """What the pipelines get from `settings`: sessions, storage, limits and timings, and
+    how a stopping worker hands its jobs back (`stop`; by default it never stops them)."""
     return JobContext(
         sessions=sessions,
         store=store,
@@ -119,6 +202,9 @@ def job_context(
             max_cell_chars=settings.import_max_cell_chars,
         ),
         stale_after_s=settings.stale_after_seconds,
+        stop=stop or WorkerStop(),
+        district_max_running=settings.district_max_running,
+        send_later=send_later,
     )
 
 
@@ -132,14 +218,20 @@ def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = Tru
         heartbeat_s=settings.heartbeat_seconds,
         reap_s=settings.reap_seconds,
         stale_after_s=settings.stale_after_seconds,
+        resend_queued_after_s=settings.resend_queued_after_seconds,
     )
     broker = build_broker(settings, timings)
+    stop = WorkerStop(send=job_sender(broker))
+    if settings.broker_url:
+        broker.add_middleware(StopJobsAtShutdown(stop.requested))
     dramatiq.set_broker(broker)
     engine = make_engine(settings.database_url)
     jobs = job_context(
         settings,
         session_factory(engine),
         open_store(settings.storage_url, base_dir=settings.base_dir),
+        stop=stop,
+        send_later=delayed_job_sender(broker),
     )
     context.install(jobs)
     importlib.import_module("worker.actors")

@@ -42,6 +42,11 @@ class Settings:
     heartbeat_seconds: float = 10.0
     reap_seconds: float = 20.0
     stale_after_seconds: int = 60
+    district_max_running: int = 2
+    resend_queued_after_seconds: int = 900
+    retry_min_backoff_ms: int = 2_000
+    retry_max_backoff_ms: int = 300_000
+    worker_poll_ms: int = 100
 
     @property
     def embedded_broker(self) -> bool:
@@ -72,6 +77,13 @@ class Settings:
             heartbeat_seconds=_positive_seconds(env, "ROSTERJOBS_HEARTBEAT_SECONDS", 10.0),
             reap_seconds=_positive_seconds(env, "ROSTERJOBS_REAP_SECONDS", 20.0),
             stale_after_seconds=_positive_int(env, "ROSTERJOBS_STALE_AFTER_SECONDS", 60),
+            district_max_running=_positive_int(env, "ROSTERJOBS_DISTRICT_MAX_RUNNING", 2),
+            resend_queued_after_seconds=_positive_int(
+                env, "ROSTERJOBS_RESEND_QUEUED_AFTER_SECONDS", 900
+            ),
+            retry_min_backoff_ms=_positive_int(env, "ROSTERJOBS_RETRY_MIN_BACKOFF_MS", 2_000),
+            retry_max_backoff_ms=_positive_int(env, "ROSTERJOBS_RETRY_MAX_BACKOFF_MS", 300_000),
+            worker_poll_ms=_positive_int(env, "ROSTERJOBS_WORKER_POLL_MS", 100),
         )
 
 

@@ -253,6 +253,29 @@ def test_a_folder_link_is_the_file_uri_of_the_object(tmp_path: Path) -> None:
         assert response.read() == ROSTER_CSV
 
 
+def test_the_temp_file_of_a_killed_writer_is_removed_by_the_next_complete_write(
+    tmp_path: Path,
+) -> None:
+    # given the temp file a writer killed mid-write left beside its key, and another key's
+    store = FolderStore(tmp_path / "objects")
+    folder = tmp_path / "objects/exports/13"
+    folder.mkdir(parents=True)
+    abandoned = folder / ".students.csv.k1ll3d.part"
+    abandoned.write_bytes(ROSTER_CSV[:10])
+    other = folder / ".classes.csv.a1b2c3.part"
+    other.write_bytes(b"half")
+
+    # when the key is written again, to its end
+    write(store, "exports/13/students.csv", ROSTER_CSV)
+
+    # then only the complete file is left of that key; the other key's temp file stays
+    assert sorted(path.name for path in folder.iterdir()) == [
+        ".classes.csv.a1b2c3.part",
+        "students.csv",
+    ]
+    assert (folder / "students.csv").read_bytes() == ROSTER_CSV
+
+
 def test_a_folder_that_cannot_be_created_fails_its_check(tmp_path: Path) -> None:
     # given: a file where the folder should be
     (tmp_path / "objects").write_text("not a folder")
