@@ -32,8 +32,9 @@ test: $(STAMP) services lint types
 test-slow: $(STAMP) services
 	$(BIN)/pytest -m slow
 
+# `make bench ONLY=exports,queue` runs some of the measurements (see scripts/bench.py --help)
 bench: $(STAMP) services
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
