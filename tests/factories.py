@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +72,8 @@ def class_group(
     school: School,
     name: str | None = None,
     *,
-    educators: list[Educator] = (),
-    products: tuple[Product, ...] = (),  # type: ignore[assignment]
+    educators: Sequence[Educator] = (),
+    products: tuple[Product, ...] = (),
     external_id: str | None = None,
 ) -> ClassGroup:
     label = name or f"Class {next(_numbers)}"

@@ -12,13 +12,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Job
 
 REDIS_URL = os.environ.get("ROSTERJOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROSTERJOBS = str(Path(sys.executable).with_name("rosterjobs"))
@@ -197,3 +200,24 @@ def post_form(url: str, fields: dict[str, str], filename: str, data: bytes) -> i
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return int(response.status)
+
+
+def wait_for(
+    sessions: sessionmaker[Session],
+    job_id: str,
+    ready: Callable[[Job], bool],
+    *,
+    timeout: float = 120,
+    every: float = 0.02,
+) -> Job:
+    """The job's record once `ready` holds for it; fails, saying where the job is, after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sessions() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            if ready(job):
+                return job
+        assert time.monotonic() < deadline, (job.status, job.processed, job.error)
+        time.sleep(every)

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from storage.db import make_engine
-from tests.crash.helpers import migrated_database
-from tests.databases import truncate_all
+from tests.databases import migrated_database, truncate_all
 
 
 @pytest.fixture(scope="session")

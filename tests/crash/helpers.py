@@ -8,25 +8,22 @@ import os
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.export import run_export
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, mark_queued, run_job
 from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
-from storage.db import make_engine, unit_of_work, upgrade
+from storage.db import unit_of_work
 from storage.job_events import timeline
 from storage.models import Job, WorkerProcess, utcnow
 from storage.seed import SeedSummary
-from tests.databases import POSTGRES_ADMIN_URL
 from tests.processes import REDIS_URL, service_env, worker_process
 
 QUICK_REAPER = {
@@ -110,25 +107,6 @@ def job_in(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     assert job is not None
     return job
-
-
-def wait_for(
-    sessions: sessionmaker[Session],
-    job_id: str,
-    ready: Callable[[Job], bool],
-    *,
-    timeout: float = 120,
-    every: float = 0.02,
-) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        with sessions() as session:
-            job = session.get(Job, job_id)
-            assert job is not None
-            if ready(job):
-                return job
-        assert time.monotonic() < deadline, f"job still {job.status} at {job.processed} rows"
-        time.sleep(every)
 
 
 @contextmanager
@@ -230,22 +208,3 @@ def _seconds(delta: dt.timedelta) -> float:
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-@contextmanager
-def migrated_database(label: str) -> Iterator[str]:
-    """A new, migrated database on the test server, dropped at the end: its URL."""
-    name = f"rosterjobs_{label}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -14,13 +14,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.imports import run_import
-from jobs.lifecycle import JobContext, mark_queued, run_job
-from jobs.requests import ImportRequest, submit_import
-from storage.db import make_engine, session_factory, unit_of_work
+from jobs.lifecycle import JobContext
+from storage.db import make_engine, session_factory
 from storage.models import ImportChange, Job, School, Student, StudentSchool
 from storage.objects import FolderStore
 from storage.seed import SeedSummary, seed_district
+from tests.crash import helpers
 from tests.crash.helpers import embedded, worker_env
 from tests.processes import cli_json
 
@@ -144,23 +143,9 @@ def import_file(side: Roster, data: bytes) -> str:
 def import_uninterrupted(side: Roster, data: bytes, *, batch_rows: int = BATCH_ROWS) -> Job:
     """The same import run to its end in this process, `batch_rows` rows a batch."""
     ctx = JobContext(sessions=side.sessions, store=FolderStore(side.objects), batch_rows=batch_rows)
-    request = ImportRequest(
-        district=str(side.district.district_id),
-        username=side.district.district_admin,
-        entity="students",
-        filename="students-edited.csv",
-    )
-    with unit_of_work(side.sessions) as session:
-        job = submit_import(session, request)
-        job_id, key = job.id, job.input_key or ""
-    with ctx.store.open_write(key) as raw:
-        raw.write(data)
-    with unit_of_work(side.sessions) as session:
-        stored = session.get(Job, job_id)
-        assert stored is not None
-        mark_queued(session, stored)
-    run_job(ctx, job_id, run_import)
-    return side.job(job_id)
+    path = side.objects.parent / "students-edited.csv"
+    path.write_bytes(data)
+    return helpers.import_uninterrupted(ctx, side.district, path)
 
 
 def changes(side: Roster, job_id: str) -> list[tuple[int, str, str | None, str | None]]:

@@ -29,16 +29,15 @@ from tests.crash.helpers import (
     events,
     export_uninterrupted,
     kill,
-    migrated_database,
     recovery,
     started_at,
     two_workers,
-    wait_for,
     worker_env,
     worker_running,
 )
 from tests.crash.stores import FolderTarget, KeyWatch, S3Target, Target
-from tests.processes import cli_json
+from tests.databases import migrated_database
+from tests.processes import cli_json, wait_for
 from tests.s3 import S3_REGION
 
 STUDENTS = 3000

@@ -36,12 +36,11 @@ from tests.crash.helpers import (
     kill,
     recovery,
     two_workers,
-    wait_for,
     worker_env,
     worker_running,
 )
 from tests.crash.import_file import ImportFile, edited_export
-from tests.processes import cli_json
+from tests.processes import cli_json, wait_for
 
 BATCH_IN_FLIGHT = text(
     "SELECT count(*) FROM pg_locks"

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Job, WorkerProcess
-from tests.crash.helpers import events, kill, wait_for
+from tests.crash.helpers import events, kill
 from tests.crash.seeded_district import Roster, edited_file, import_file, roster
-from tests.processes import worker_process
+from tests.processes import wait_for, worker_process
 
 STUDENTS = 2000
 MAX_ATTEMPTS = 3

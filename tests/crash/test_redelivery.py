@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.helpers import events, kill, started_at, wait_for
+from tests.crash.helpers import events, kill, started_at
 from tests.crash.seeded_district import ADDED, edited_file, import_file, roster
-from tests.processes import worker_process
+from tests.processes import wait_for, worker_process
 
 STUDENTS = 600
 REAPER_OFF = {

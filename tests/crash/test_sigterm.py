@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crash.helpers import events, wait_for
+from tests.crash.helpers import events
 from tests.crash.seeded_district import (
     ADDED,
     changes,
@@ -30,7 +30,7 @@ from tests.crash.seeded_district import (
     roster,
     roster_rows,
 )
-from tests.processes import cli_json, worker_process
+from tests.processes import cli_json, wait_for, worker_process
 
 STUDENTS = 800
 SMALL_BATCHES = {"ROSTERJOBS_BATCH_ROWS": "5"}

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
-from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Job
 from tests.processes import free_port
@@ -72,24 +70,6 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.process is not None:
             self.crash()
-
-
-def wait_for(
-    sessions: sessionmaker[Session],
-    job_id: str,
-    ready: Callable[[Job], bool],
-    timeout: float = 90,
-) -> Job:
-    """The job's record once `ready` holds for it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with sessions() as session:
-            job = session.get(Job, job_id)
-            assert job is not None
-            if ready(job):
-                return job
-        assert time.monotonic() < deadline, (job.status, job.processed, job.error)
-        time.sleep(0.05)
 
 
 def running_with_progress(job: Job) -> bool:

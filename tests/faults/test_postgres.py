@@ -35,9 +35,9 @@ from storage.models import ImportChange, ImportRowResult, Job, Student
 from storage.objects import FolderStore
 from storage.seed import SeedSummary, seed_district
 from tests.faults.proxy import Fault, FaultProxy
-from tests.faults.services import QUICK_RETRIES, finished, wait_for
+from tests.faults.services import QUICK_RETRIES, finished
 from tests.importing import read_csv
-from tests.processes import REDIS_URL, cli_json, service_env, worker_process
+from tests.processes import REDIS_URL, cli_json, service_env, wait_for, worker_process
 
 STUDENTS = 1500
 BATCH_ROWS = "50"

@@ -20,14 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.job_events import timeline
 from storage.models import ClassGroup, Job, utcnow
 from storage.seed import SeedSummary, seed_district
-from tests.faults.services import (
-    QUICK_RETRIES,
-    PrivateRedis,
-    finished,
-    running_with_progress,
-    wait_for,
-)
-from tests.processes import cli_json, service_env, worker_process
+from tests.faults.services import QUICK_RETRIES, PrivateRedis, finished, running_with_progress
+from tests.processes import cli_json, service_env, wait_for, worker_process
 
 STUDENTS = 2000
 SLOW_EXPORT = {"ROSTERJOBS_BATCH_ROWS": "4"}

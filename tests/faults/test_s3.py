@@ -27,8 +27,8 @@ from storage.models import Job
 from storage.s3 import S3Store
 from storage.seed import SeedSummary, seed_district
 from tests.faults.proxy import Fault, FaultProxy, Way
-from tests.faults.services import QUICK_RETRIES, finished, wait_for
-from tests.processes import REDIS_URL, cli_json, service_env, worker_process
+from tests.faults.services import QUICK_RETRIES, finished
+from tests.processes import REDIS_URL, cli_json, service_env, wait_for, worker_process
 from tests.s3 import S3_REGION
 
 STUDENTS = 3000

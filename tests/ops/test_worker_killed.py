@@ -12,7 +12,6 @@ import io
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from storage.db import make_engine, session_factory
 from storage.job_events import timeline
 from storage.models import Job, WorkerProcess, utcnow
 from storage.seed import seed_district
-from tests.processes import REDIS_URL, cli_json, service_env, worker_process
+from tests.processes import REDIS_URL, cli_json, service_env, wait_for, worker_process
 
 STUDENTS = 6000
 QUICK_REAPER = {
@@ -31,18 +30,6 @@ QUICK_REAPER = {
     "ROSTERJOBS_REAP_SECONDS": "0.5",
     "ROSTERJOBS_STALE_AFTER_SECONDS": "3",
 }
-
-
-def wait_for(sessions: sessionmaker[Session], job_id: str, ready: Callable[[Job], bool]) -> Job:
-    deadline = time.monotonic() + 90
-    while True:
-        with sessions() as session:
-            job = session.get(Job, job_id)
-            assert job is not None
-            if ready(job):
-                return job
-        assert time.monotonic() < deadline, f"job still {job.status} at {job.processed} rows"
-        time.sleep(0.02)
 
 
 def workers_that_ran(sessions: sessionmaker[Session], job_id: str) -> list[str]:
