@@ -1,37 +1,50 @@
 """Apply stage of the import: a batch's writes, row results and checkpoint, in one transaction.
 
 The caller owns the transaction; committing it is the import's checkpoint. The batch is
-written in a few statements (`_write_many`). A row that hits a constraint at write time (a
-race with another writer) is refused on its own: the same writes are then made row by row,
-each in a savepoint, and the others still apply. A dry run writes row results and the
-checkpoint but nothing to the roster.
+written in a few statements (`_write_many`); on the fast path (`ImportPlan.fast`, Postgres)
+updates, row results and audit rows go through `COPY` (`storage.bulk_writes`). A row that
+hits a constraint at write time (a race with another writer) is refused on its own: the
+same writes are then made row by row, each in a savepoint, the general way, and the others
+still apply. A dry run writes row results and the checkpoint but nothing to the roster.
+Passwords are hashed a batch at a time (`PasswordHashes`), so a pool can share the work.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import JSON, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jobs.import_checks import Decision, ImportPlan
 from jobs.import_rows import RowOutcome
-from storage import roster_writes
-from storage.models import ImportChange, ImportRowResult, Job
+from jobs.passwords import hash_password
+from storage import bulk_writes, roster_writes
+from storage.models import Base, ImportChange, ImportRowResult, Job
 
-PasswordHasher = Callable[[str], str]
+PasswordHashes = Callable[[Sequence[str]], list[str]]
+"""Hashes each password (a fresh salt each); `jobs.password_pool` spreads them over processes."""
+
+
+def hash_each(passwords: Sequence[str]) -> list[str]:
+    return [hash_password(password) for password in passwords]
 
 
 def apply_batch(
-    session: Session, plan: ImportPlan, decisions: Sequence[Decision], *, hasher: PasswordHasher
+    session: Session,
+    plan: ImportPlan,
+    decisions: Sequence[Decision],
+    *,
+    hashes: PasswordHashes = hash_each,
 ) -> dict[str, int]:
     """Write the batch; answers the batch's counts by outcome."""
     if not plan.dry_run:
-        _write_all(session, plan, decisions, hasher)
-    _record_results(session, plan.job_id, decisions)
+        _write_all(session, plan, decisions, hashes)
+    _record_results(session, plan, decisions)
     counts = _counts(decisions)
     _advance(session, plan.job_id, decisions, counts)
     return counts
@@ -53,15 +66,34 @@ class RecordWrite:
 
 
 def _write_all(
-    session: Session, plan: ImportPlan, decisions: Sequence[Decision], hasher: PasswordHasher
+    session: Session, plan: ImportPlan, decisions: Sequence[Decision], hashes: PasswordHashes
 ) -> None:
-    writes = [write for d in decisions if (write := _planned(plan, d, hasher)) is not None]
+    hashed = _hashed(decisions, hashes)
+    writes = [write for d in decisions if (write := _planned(plan, d, hashed)) is not None]
     try:
         with session.begin_nested():
-            _write_many(session, plan, writes)
+            _write_many(session, plan, writes, fast=plan.fast)
     except IntegrityError:
         for write in writes:
             _write_alone(session, plan, write)
+
+
+def _hashed(decisions: Sequence[Decision], hashes: PasswordHashes) -> dict[int, str]:
+    """By row: the hash of each password the batch writes (a created record's, or a changed one)."""
+    setting = [d for d in decisions if _sets_password(d)]
+    new = hashes([d.draft.password or "" for d in setting])
+    return {d.draft.row: hashed for d, hashed in zip(setting, new, strict=True)}
+
+
+def _sets_password(decision: Decision) -> bool:
+    draft = decision.draft
+    if not draft.password:
+        return False
+    if decision.outcome is RowOutcome.CREATED:
+        return True
+    return decision.outcome is RowOutcome.UPDATED and (
+        draft.creates or "password" in decision.changes
+    )
 
 
 def _write_alone(session: Session, plan: ImportPlan, write: RecordWrite) -> None:
@@ -69,7 +101,7 @@ def _write_alone(session: Session, plan: ImportPlan, write: RecordWrite) -> None
     decision.created_id = None
     try:
         with session.begin_nested():
-            _write_many(session, plan, [write])
+            _write_many(session, plan, [write], fast=False)
     except IntegrityError as err:
         decision.outcome = RowOutcome.FAILED
         decision.created_id = None
@@ -77,13 +109,13 @@ def _write_alone(session: Session, plan: ImportPlan, write: RecordWrite) -> None
         decision.draft.refuse("Row", f"could not be saved ({reason}); nothing of it was applied.")
 
 
-def _planned(plan: ImportPlan, decision: Decision, hasher: PasswordHasher) -> RecordWrite | None:
+def _planned(plan: ImportPlan, decision: Decision, hashed: dict[int, str]) -> RecordWrite | None:
     if decision.outcome is RowOutcome.UPDATED:
         values = {attr: new for attr, (_, new) in decision.changes.items()}
-        scalars = _scalars(plan, decision, values, hasher)
+        scalars = _scalars(plan, decision, values, hashed)
     elif decision.outcome is RowOutcome.CREATED:
         values = decision.draft.values
-        scalars = _scalars(plan, decision, values, hasher) | {"district_id": plan.scope.district_id}
+        scalars = _scalars(plan, decision, values, hashed) | {"district_id": plan.scope.district_id}
     else:
         return None
     links = {
@@ -94,13 +126,17 @@ def _planned(plan: ImportPlan, decision: Decision, hasher: PasswordHasher) -> Re
     return RecordWrite(decision, scalars, links)
 
 
-def _write_many(session: Session, plan: ImportPlan, writes: Sequence[RecordWrite]) -> None:
+def _write_many(
+    session: Session, plan: ImportPlan, writes: Sequence[RecordWrite], *, fast: bool
+) -> None:
     """A batch's writes in a few statements: updates grouped by the columns they change,
-    creates with RETURNING, link sets replaced per link table, every change in one insert."""
+    creates with RETURNING, link sets replaced per link table, every change in one insert
+    (`fast`: updates and changes through `COPY`)."""
     model = plan.spec.model
     updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
     creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]
-    roster_writes.update_many(session, model, [(w.record_id, w.scalars) for w in updates])
+    write_updates = bulk_writes.update_copied if fast else roster_writes.update_many
+    write_updates(session, model, [(w.record_id, w.scalars) for w in updates])
     new_ids = roster_writes.insert_many(session, model, [w.scalars for w in creates])
     for write, new_id in zip(creates, new_ids, strict=True):
         write.decision.created_id = new_id
@@ -114,12 +150,11 @@ def _write_many(session: Session, plan: ImportPlan, writes: Sequence[RecordWrite
                 links={w.record_id: w.links[link.attr] for w in writes if link.attr in w.links},
             )
     changes = [row for write in writes for row in _change_rows(plan, write)]
-    if changes:
-        session.execute(insert(roster_writes.table_of(ImportChange)), changes)
+    _insert(session, ImportChange, changes, fast=fast)
 
 
 def _scalars(
-    plan: ImportPlan, decision: Decision, values: dict[str, Any], hasher: PasswordHasher
+    plan: ImportPlan, decision: Decision, values: dict[str, Any], hashed: dict[int, str]
 ) -> dict[str, Any]:
     """Column values of the record itself: links left out, the school of a class as its id,
     the password as its hash."""
@@ -128,7 +163,7 @@ def _scalars(
     if "school" in values and "school" in links:
         scalars["school_id"] = next(iter(decision.link_ids["school"]))
     if decision.draft.password and (decision.draft.creates or "password" in decision.changes):
-        scalars["password_hash"] = hasher(decision.draft.password)
+        scalars["password_hash"] = hashed[decision.draft.row]
     scalars.pop("password", None)
     return roster_writes.with_keys(scalars, plan.spec.keyed)
 
@@ -172,10 +207,10 @@ def _shown(plan: ImportPlan, attr: str, value: Any) -> str | None:
     return column.codec.to_cell(value) if column else str(value)
 
 
-def _record_results(session: Session, job_id: str, decisions: Sequence[Decision]) -> None:
+def _record_results(session: Session, plan: ImportPlan, decisions: Sequence[Decision]) -> None:
     rows = [
         {
-            "job_id": job_id,
+            "job_id": plan.job_id,
             "row_number": d.draft.row,
             "outcome": d.outcome.value,
             "errors": list(d.draft.errors),
@@ -189,8 +224,27 @@ def _record_results(session: Session, job_id: str, decisions: Sequence[Decision]
         }
         for d in decisions
     ]
-    if rows:
-        session.execute(insert(roster_writes.table_of(ImportRowResult)), rows)
+    _insert(session, ImportRowResult, rows, fast=plan.fast)
+
+
+def _insert(
+    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], *, fast: bool
+) -> None:
+    """One insert of `rows` (all with the same keys), or one `COPY` on the fast path."""
+    if not rows:
+        return
+    table = roster_writes.table_of(model)
+    if not fast:
+        session.execute(insert(table), rows)
+        return
+    columns = tuple(rows[0])
+    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    bulk_writes.copy_rows(
+        session,
+        table.name,
+        columns,
+        ([json.dumps(row[c]) if c in json_columns else row[c] for c in columns] for row in rows),
+    )
 
 
 def _counts(decisions: Sequence[Decision]) -> dict[str, int]:

@@ -7,7 +7,7 @@ came before. The same checks run for a dry run; only `import_apply` writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from schemas.codecs import colon_hint
 from schemas.columns import Column
 from schemas.products import Product
 from schemas.scope import Role, Scope
-from storage import references
+from storage import bulk_writes, references
 from storage.models import ImportRowResult, Student
 from storage.references import Reference, name_key
 
@@ -39,6 +39,9 @@ class ImportPlan:
     purchased: tuple[Product, ...]
     dry_run: bool
     taught_class_ids: frozenset[int] = frozenset()
+    fast: bool = False
+    """The fast path (Postgres): the same checks, earlier rows found by index probes and
+    writes through `COPY` (`jobs.import_fast`); False is the general path, the reference."""
 
 
 @dataclass
@@ -56,15 +59,30 @@ class Decision:
         return column.header if column else attr
 
 
-def decide_batch(session: Session, plan: ImportPlan, drafts: Sequence[RowDraft]) -> list[Decision]:
+PasswordChecks = Callable[[Sequence[tuple[str, str | None]]], list[bool]]
+"""Verifies each `(password, stored hash)`; `jobs.password_pool` spreads them over processes."""
+
+
+def verify_each(pairs: Sequence[tuple[str, str | None]]) -> list[bool]:
+    return [verify_password(password, stored) for password, stored in pairs]
+
+
+def decide_batch(
+    session: Session,
+    plan: ImportPlan,
+    drafts: Sequence[RowDraft],
+    *,
+    verify: PasswordChecks = verify_each,
+) -> list[Decision]:
     decisions = [Decision(draft) for draft in drafts]
     _match(session, plan, decisions)
     _resolve_links(session, plan, decisions)
     _check_unique(session, plan, decisions)
-    hashes = _password_hashes(session, plan, decisions)
     for decision in decisions:
         _check_rules(plan, decision)
-        _diff(plan, decision, hashes)
+    same_password = _same_passwords(session, plan, decisions, verify)
+    for decision in decisions:
+        _diff(plan, decision, same_password)
     return decisions
 
 
@@ -74,7 +92,7 @@ def decide_batch(session: Session, plan: ImportPlan, drafts: Sequence[RowDraft])
 def _match(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
     ids = tuple({d.draft.record_id for d in decisions if d.draft.record_id is not None})
     stored = {row["id"]: row for row in plan.spec.load(session, plan.scope, ids)} if ids else {}
-    first_rows = _earlier_rows(session, plan.job_id, ImportRowResult.record_id, ids)
+    first_rows = _earlier_rows(session, plan, ImportRowResult.record_id, ids)
     for decision in decisions:
         record_id = decision.draft.record_id
         if record_id is None:
@@ -104,14 +122,16 @@ def _undo_lost_zeros(decision: Decision) -> None:
 
 
 def _earlier_rows(
-    session: Session, job_id: str, column: Any, keys: Sequence[Any]
+    session: Session, plan: ImportPlan, column: Any, keys: Sequence[Any]
 ) -> dict[Any, int]:
     """The first row of this job, before this batch, that named each key."""
     if not keys:
         return {}
+    if plan.fast:
+        return bulk_writes.first_rows(session, plan.job_id, column.key, keys)
     statement = (
         select(column, ImportRowResult.row_number)
-        .where(ImportRowResult.job_id == job_id, column.in_(list(keys)))
+        .where(ImportRowResult.job_id == plan.job_id, column.in_(list(keys)))
         .order_by(ImportRowResult.row_number.desc())
     )
     return {key: row for key, row in session.execute(statement)}
@@ -209,7 +229,7 @@ def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision])
             session, unique.key_column, district_column, plan.scope.district_id, keys
         )
         claim_column = getattr(ImportRowResult, unique.claim)
-        earlier = _earlier_rows(session, plan.job_id, claim_column, list(keys))
+        earlier = _earlier_rows(session, plan, claim_column, list(keys))
         for decision, key in keyed:
             _claim(plan, unique, decision, key, holders=holders, earlier=earlier)
 
@@ -239,14 +259,25 @@ def _claim(
 # --- rules and diff ----------------------------------------------------------------------
 
 
-def _password_hashes(
-    session: Session, plan: ImportPlan, decisions: list[Decision]
-) -> dict[int, str | None]:
-    ids = [d.draft.record_id for d in decisions if d.draft.password and d.draft.record_id]
+def _same_passwords(
+    session: Session, plan: ImportPlan, decisions: list[Decision], verify: PasswordChecks
+) -> dict[int, bool]:
+    """By row: whether the password a valid update gives is the one already stored."""
+    asking = [d for d in decisions if _compares_password(d)]
+    ids = [d.draft.record_id for d in asking]
     if not ids or plan.spec.model is not Student:
         return {}
     statement = select(Student.id, Student.password_hash).where(Student.id.in_(ids))
-    return {record_id: hashed for record_id, hashed in session.execute(statement)}
+    hashes = {record_id: hashed for record_id, hashed in session.execute(statement)}
+    pairs = [(d.draft.password or "", hashes.get(d.draft.record_id or 0)) for d in asking]
+    return {d.draft.row: same for d, same in zip(asking, verify(pairs), strict=True)}
+
+
+def _compares_password(decision: Decision) -> bool:
+    """What `_diff` will ask: a password on a row that updates a stored record."""
+    draft = decision.draft
+    valid_update = not draft.errors and not draft.creates and decision.stored is not None
+    return valid_update and bool(draft.password) and bool(draft.record_id)
 
 
 def _check_rules(plan: ImportPlan, decision: Decision) -> None:
@@ -268,7 +299,7 @@ def _check_rules(plan: ImportPlan, decision: Decision) -> None:
             )
 
 
-def _diff(plan: ImportPlan, decision: Decision, hashes: dict[int, str | None]) -> None:
+def _diff(plan: ImportPlan, decision: Decision, same_password: dict[int, bool]) -> None:
     draft = decision.draft
     if draft.errors:
         decision.outcome = RowOutcome.FAILED
@@ -281,9 +312,10 @@ def _diff(plan: ImportPlan, decision: Decision, hashes: dict[int, str | None]) -
         return
     for attr, value in draft.values.items():
         old = decision.stored.get(attr)
-        if not _same(attr, old, value):
+        # equal values are the same in every sense of `_same`: a quick answer for most cells
+        if old != value and not _same(attr, old, value):
             decision.changes[attr] = (old, value)
-    if draft.password and not verify_password(draft.password, hashes.get(draft.record_id or 0)):
+    if draft.password and not same_password.get(draft.row, False):
         decision.changes["password"] = (None, None)
     decision.outcome = RowOutcome.UPDATED if decision.changes else RowOutcome.UNCHANGED
 

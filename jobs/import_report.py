@@ -73,8 +73,17 @@ def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:
     return csv.writer(text)
 
 
+_TOUCHED_BY_QUOTING = frozenset("'=+-@\t\r")
+"""First characters `unneutralise` or `neutralise` may act on; any other cell is kept as is."""
+
+
 def _cell(cells: list[str], position: int) -> str:
-    return neutralise(unneutralise(cells[position])) if position < len(cells) else ""
+    if position >= len(cells):
+        return ""
+    cell = cells[position]
+    if not cell or cell[0] not in _TOUCHED_BY_QUOTING:
+        return cell
+    return neutralise(unneutralise(cell))
 
 
 def _joined(

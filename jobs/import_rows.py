@@ -7,12 +7,12 @@ exceptions, and a row collects all of them, not only the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from jobs.csv_in import Header
-from schemas.cells import unneutralise
 from schemas.codecs import CellError
 from schemas.columns import Column
 
@@ -60,20 +60,37 @@ class RowResult:
     record_id: int | None = None
 
 
-def parse_row(header: Header, cells: list[str], row: int) -> RowDraft:
+Decoded = tuple[Any, str | None]
+"""A cell through its column's codec: `(value, None)`, or `(None, message)` if it is refused."""
+
+Decoder = Callable[[Column, str], Decoded]
+
+
+def decode_cell(column: Column, raw: str) -> Decoded:
+    """The raw cell, its formula quote removed, through the column's codec. Pure: the same
+    column and text always give the same answer, so callers may remember it."""
+    try:
+        return column.codec.from_cell(raw), None
+    except CellError as err:
+        return None, err.message
+
+
+def parse_row(
+    header: Header, cells: list[str], row: int, *, decode: Decoder = decode_cell
+) -> RowDraft:
     draft = RowDraft(row=row, record_id=None)
     headers: dict[str, Column] = {}
+    width = len(cells)
     for position, column in header.columns:
-        cell = unneutralise(cells[position]) if position < len(cells) else ""
-        _read_cell(draft, column, cell, headers)
+        decoded = decode(column, cells[position] if position < width else "")
+        take_cell(draft, column, decoded, headers)
     return draft
 
 
-def _read_cell(draft: RowDraft, column: Column, cell: str, seen: dict[str, Column]) -> None:
-    try:
-        value = column.codec.from_cell(cell)
-    except CellError as err:
-        draft.refuse(column.header, err.message)
+def take_cell(draft: RowDraft, column: Column, decoded: Decoded, seen: dict[str, Column]) -> None:
+    value, problem = decoded
+    if problem is not None:
+        draft.refuse(column.header, problem)
         return
     if value is None and column.value_required:
         draft.refuse(column.header, "is required.")

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, String, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import ClassEducator, ClassGroup, Educator, School, Student
@@ -85,6 +85,14 @@ def holders(
         return {}
     id_column = key_column.class_.id
     statement = select(key_column, id_column).where(
-        district_column == district_id, key_column.in_(list(keys))
+        district_column == district_id, _one_of(session, key_column, keys)
     )
     return {key: record_id for key, record_id in session.execute(statement)}
+
+
+def _one_of(session: Session, column: Any, keys: Collection[str]) -> Any:
+    """`column IN (keys)`; on Postgres as `= ANY(array)`, one parameter whatever the count,
+    so a batch's thousand keys are not a thousand placeholders to send and parse again."""
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(list(keys))
+    return column == any_(bindparam("keys", list(keys), type_=ARRAY(String)))

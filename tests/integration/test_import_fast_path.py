@@ -1,0 +1,403 @@
+"""The import's fast path (Postgres) against the general path, its reference.
+
+Each case imports the same file twice into the same roster, rebuilt between the runs with
+the same ids (every table truncated, identities restarted): once on the general path
+(`run_general_import`), once on the fast path (`run_import`). Everything a user or an
+auditor sees must be the same: each row's outcome and errors, the counts, the result and
+errors files byte for byte, the roster afterwards and the change history. The password
+pool is also checked on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.imports import run_general_import, run_import
+from jobs.lifecycle import JobContext, Pipeline, run_job
+from jobs.password_pool import PasswordPool
+from jobs.passwords import verify_password
+from storage import bulk_writes
+from storage.db import make_engine, unit_of_work
+from storage.models import Base, ImportChange, ImportRowResult, Job, Student
+from storage.objects import FolderStore
+from tests import factories
+from tests.databases import truncate_all
+from tests.factories import SmallDistrict
+from tests.importing import read_csv, submit
+from tests.integration.test_import_corpus import CORPUS, Imported, _placeholders, _upload
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one import leaves behind, apart from its job id and the salts of its hashes."""
+
+    job: tuple[Any, ...]
+    results: list[tuple[Any, ...]]
+    files: tuple[bytes | None, bytes | None]
+    changes: list[tuple[Any, ...]]
+    roster: dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables written through `COPY`, in order: proof that the fast path ran."""
+    tables: list[str] = []
+    copy_rows = bulk_writes.copy_rows
+
+    def counted(session: Session, table: str, *args: Any) -> None:
+        tables.append(table)
+        copy_rows(session, table, *args)
+
+    monkeypatch.setattr(bulk_writes, "copy_rows", counted)
+    return tables
+
+
+@pytest.fixture
+def ctx(sessions: sessionmaker[Session], tmp_path: Path) -> JobContext:
+    return JobContext(sessions=sessions, store=FolderStore(tmp_path / "objects"), batch_rows=2)
+
+
+def _stored(ctx: JobContext, key: str | None) -> bytes | None:
+    if key is None:
+        return None
+    with ctx.store.open_read(key) as raw:
+        return raw.read()
+
+
+def _roster_tables(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every roster table row by row, but when each record was created; a password hash
+    only as whether there is one (salted hashes differ between runs: passwords are
+    compared by signing in)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    skipped = {"jobs", "job_events", "import_row_results", "import_changes", "workers"}
+    for table in Base.metadata.sorted_tables:
+        if table.name in skipped:
+            continue
+        columns = [c for c in table.c if c.name not in {"password_hash", "created_at"}]
+        order = list(table.primary_key.columns)
+        rows = session.execute(select(*columns).order_by(*order))
+        tables[table.name] = [tuple(row) for row in rows]
+    hashes = session.execute(select(Student.id, Student.password_hash).order_by(Student.id))
+    tables["password_set"] = [(record_id, hashed is not None) for record_id, hashed in hashes]
+    return tables
+
+
+def _seen(ctx: JobContext, job_id: str) -> Seen:
+    with ctx.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        results = session.execute(
+            select(
+                ImportRowResult.row_number,
+                ImportRowResult.outcome,
+                ImportRowResult.errors,
+                ImportRowResult.record_id,
+                ImportRowResult.claimed_name,
+                ImportRowResult.claimed_external_id,
+            )
+            .where(ImportRowResult.job_id == job_id)
+            .order_by(ImportRowResult.row_number)
+        )
+        changes = session.execute(
+            select(
+                ImportChange.entity,
+                ImportChange.record_id,
+                ImportChange.row_number,
+                ImportChange.column,
+                ImportChange.old_value,
+                ImportChange.new_value,
+            )
+            .where(ImportChange.job_id == job_id)
+            .order_by(ImportChange.id)
+        )
+        return Seen(
+            job=(job.status, job.counts, job.warnings, job.error, job.processed, job.checkpoint),
+            results=[tuple(row) for row in results],
+            files=(_stored(ctx, job.result_key), _stored(ctx, job.error_report_key)),
+            changes=[tuple(row) for row in changes],
+            roster=_roster_tables(session),
+        )
+
+
+Rosters = Callable[[sessionmaker[Session]], tuple[SmallDistrict, SmallDistrict]]
+FileOf = Callable[[SmallDistrict, SmallDistrict], bytes]
+
+
+def _importer(ctx: JobContext, engine: Engine, rosters: Rosters, file_of: FileOf) -> Any:
+    """Imports the file into a fresh copy of the rosters (the same ids every time)."""
+
+    def run(pipeline: Pipeline, *, entity: str = "students", dry_run: bool = False) -> Seen:
+        truncate_all(engine)
+        roster, elsewhere = rosters(ctx.sessions)
+        data = file_of(roster, elsewhere)
+        job_id = submit(ctx, roster, data, entity=entity, dry_run=dry_run)
+        run_job(ctx, job_id, pipeline)
+        return _seen(ctx, job_id)
+
+    return run
+
+
+def small_districts(sessions: sessionmaker[Session]) -> tuple[SmallDistrict, SmallDistrict]:
+    with unit_of_work(sessions) as session:
+        return factories.small_district(session), factories.small_district(session, "Elsewhere")
+
+
+def with_pupils(count: int) -> Rosters:
+    """The small districts, and `count` more students in the first one, named pupil000…"""
+
+    def rosters(sessions: sessionmaker[Session]) -> tuple[SmallDistrict, SmallDistrict]:
+        roster, elsewhere = small_districts(sessions)
+        with unit_of_work(sessions) as session:
+            for n in range(count):
+                factories.student(
+                    session,
+                    roster.north,
+                    last_name=f"Student{n}",
+                    username=f"pupil{n:03d}",
+                    external_id=f"P{n:03d}",
+                )
+        return roster, elsewhere
+
+    return rosters
+
+
+def _pupil_ids(ctx: JobContext) -> list[int]:
+    statement = select(Student.id).where(Student.username.like("pupil%")).order_by(Student.id)
+    with ctx.sessions() as session:
+        return list(session.scalars(statement))
+
+
+HEADER = (
+    "Database ID,First Name,Last Name,Username,Password,External Assigned ID,Grade,Organizations"
+)
+
+
+# --- tests -------------------------------------------------------------------------------
+
+
+QUICK = frozenset(
+    {
+        "classes_create_and_update.csv",
+        "students_duplicate_database_ids.csv",
+        "students_usernames_taken_in_another_case.csv",
+        "students_windows1252_crlf.csv",
+    }
+)
+"""Files compared in `make test` (creates and updates of classes, the checks against earlier
+rows of the file, Windows-1252 with new students); `make test-slow` compares every file."""
+
+
+def _corpus_cases() -> list[object]:
+    return [
+        pytest.param(
+            name,
+            id=name.removesuffix(".csv"),
+            marks=() if name in QUICK else (pytest.mark.slow,),
+        )
+        for name in sorted(CORPUS)
+    ]
+
+
+@pytest.mark.parametrize("name", _corpus_cases())
+def test_every_corpus_file_gives_the_same_rows_reports_roster_and_history_on_both_paths(
+    ctx: JobContext, engine: Engine, copies: list[str], name: str
+) -> None:
+    # given a corpus file, filled in for two fresh small districts
+    expected = CORPUS[name]
+    run = _importer(
+        ctx,
+        engine,
+        small_districts,
+        lambda roster, elsewhere: _upload(
+            name, expected.encoding, _placeholders(roster, elsewhere)
+        ),
+    )
+
+    # when it is imported by the general path, then by the fast path
+    general = run(run_general_import, entity=expected.entity)
+    copied_by_general = len(copies)
+    fast = run(run_import, entity=expected.entity)
+
+    # then the fast path wrote through COPY (a file refused as a whole, or without data
+    # rows, has no row to write)
+    assert copied_by_general == 0
+    has_rows = isinstance(expected, Imported) and bool(expected.rows)
+    assert ("import_row_results" in copies) == has_rows
+    # and everything the two paths left behind is the same
+    assert fast.job == general.job
+    assert fast.results == general.results
+    assert fast.files == general.files
+    assert fast.changes == general.changes
+    assert fast.roster == general.roster
+
+
+def _renames(ctx: JobContext, clash_at: int) -> FileOf:
+    """Every pupil renamed and moved a grade on; the pupil at `clash_at` takes 'JGarcia'."""
+
+    def file_of(roster: SmallDistrict, elsewhere: SmallDistrict) -> bytes:
+        lines = [HEADER]
+        for n, record_id in enumerate(_pupil_ids(ctx)):
+            username = "JGarcia" if n == clash_at else f"renamed{n:03d}"
+            lines.append(f"{record_id},Sam,Pupil,{username},,P{n:03d},4,North Elementary")
+        return "\r\n".join(lines).encode()
+
+    return file_of
+
+
+def test_a_batch_that_hits_a_constraint_at_write_time_falls_back_with_the_same_results(
+    ctx: JobContext, engine: Engine, copies: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given 120 updates in batches of 60, and another writer taking 'jgarcia' between the
+    # checks and the writes of the second batch (the uniqueness check is blind to it)
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=60)
+    monkeypatch.setattr("storage.references.holders", lambda *args, **kwargs: {})
+    run = _importer(ctx, engine, with_pupils(120), _renames(ctx, clash_at=90))
+
+    # when
+    general = run(run_general_import)
+    fast = run(run_import)
+
+    # then the first batch's 60 updates went through a temporary table; the second's
+    # UPDATE … FROM hit the constraint and fell back to one row at a time
+    assert sum(table.startswith("import_updates_") for table in copies) == 2
+    # and the one row is refused, every other row applies, on both paths alike
+    outcomes = [outcome for _, outcome, *_ in fast.results]
+    assert outcomes == ["updated"] * 90 + ["failed"] + ["updated"] * 29
+    assert "could not be saved" in fast.results[90][2][0]
+    assert fast.job[1] == {"created": 0, "updated": 119, "unchanged": 0, "failed": 1}
+    assert (fast.job, fast.results, fast.files) == (general.job, general.results, general.files)
+    assert (fast.changes, fast.roster) == (general.changes, general.roster)
+
+
+def test_a_dry_run_of_many_rows_reports_the_same_on_both_paths_and_changes_nothing(
+    ctx: JobContext, engine: Engine
+) -> None:
+    # given
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=60)
+    run = _importer(ctx, engine, with_pupils(120), _renames(ctx, clash_at=-1))
+    before = run(run_general_import, dry_run=True)
+
+    # when
+    fast = run(run_import, dry_run=True)
+
+    # then
+    assert fast.job[1] == {"created": 0, "updated": 120, "unchanged": 0, "failed": 0}
+    assert (fast.job, fast.results, fast.files) == (before.job, before.results, before.files)
+    assert fast.changes == []
+    assert fast.roster == before.roster
+    assert all(not name.startswith("renamed") for _, _, _, name, *_ in fast.roster["students"])
+
+
+PASSWORDS = [f"garden{n}!" for n in range(8)]
+
+
+def _new_pupils_with_passwords(ctx: JobContext) -> FileOf:
+    """Eight new students with passwords; the first pupil keeps theirs, the second changes it."""
+
+    def file_of(roster: SmallDistrict, elsewhere: SmallDistrict) -> bytes:
+        kept, changed = _pupil_ids(ctx)
+        lines = [
+            HEADER,
+            f"{kept},Sam,Student0,pupil000,same-as-before,P000,3,North Elementary",
+            f"{changed},Sam,Student1,pupil001,brand-new,P001,3,North Elementary",
+        ]
+        for n, password in enumerate(PASSWORDS):
+            lines.append(f",New,Kid{n},newkid{n},{password},N{n},2,North Elementary")
+        return "\r\n".join(lines).encode()
+
+    return file_of
+
+
+def _with_known_password(sessions: sessionmaker[Session]) -> tuple[SmallDistrict, SmallDistrict]:
+    roster, elsewhere = with_pupils(2)(sessions)
+    with unit_of_work(sessions) as session:
+        session.execute(
+            text("UPDATE students SET password_hash = :hashed WHERE username = 'pupil000'"),
+            {"hashed": PasswordPool(processes=1).hash_all(["same-as-before"])[0]},
+        )
+    return roster, elsewhere
+
+
+def test_passwords_hashed_in_the_pool_sign_in_and_never_show_in_reports(
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a batch that sets nine passwords and keeps one, watched for the pool starting
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=20)
+    pools: list[bool] = []
+    close = PasswordPool.close
+
+    def watched_close(pool: PasswordPool) -> None:
+        pools.append(pool.started)
+        close(pool)
+
+    monkeypatch.setattr(PasswordPool, "close", watched_close)
+    run = _importer(ctx, engine, _with_known_password, _new_pupils_with_passwords(ctx))
+
+    # when
+    general = run(run_general_import)
+    fast = run(run_import)
+
+    # then the fast path hashed in worker processes, the general path in its own
+    assert pools == [False, True]
+    # and both mean the same: the same outcomes, and each new password signs in
+    assert [outcome for _, outcome, *_ in fast.results] == ["unchanged", "updated"] + [
+        "created"
+    ] * 8
+    assert (fast.job, fast.results, fast.files, fast.changes) == (
+        general.job,
+        general.results,
+        general.files,
+        general.changes,
+    )
+    with ctx.sessions() as session:
+        rows = session.execute(select(Student.username, Student.password_hash))
+        hashes = {username: hashed for username, hashed in rows}
+    assert verify_password("same-as-before", hashes["pupil000"])
+    assert verify_password("brand-new", hashes["pupil001"])
+    assert all(verify_password(p, hashes[f"newkid{n}"]) for n, p in enumerate(PASSWORDS))
+    assert len({hashes[f"newkid{n}"] for n in range(8)}) == 8
+    # and no report carries a password: the column is empty, no password is anywhere in it
+    result, _ = fast.files
+    assert result is not None
+    assert not any(p.encode() in result for p in [*PASSWORDS, "brand-new", "same-as-before"])
+    assert {row["Password"] for row in read_csv(ctx.store, _result_key(ctx))} == {""}
+    assert ("Password", None, "(changed)") in {(c[3], c[4], c[5]) for c in fast.changes}
+
+
+def _result_key(ctx: JobContext) -> str | None:
+    with ctx.sessions() as session:
+        job = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(1)).one()
+        return job.result_key
+
+
+def test_the_pool_hashes_with_a_fresh_salt_each_and_verifies_in_order() -> None:
+    # given
+    passwords = [f"secret-{n}" for n in range(6)]
+
+    # when
+    with PasswordPool(processes=2) as pool:
+        hashes = pool.hash_all(passwords)
+        right = list(zip(passwords, hashes, strict=True))
+        wrong = list(zip(passwords, reversed(hashes), strict=True))
+        answers = pool.verify_all(right + wrong)
+        started = pool.started
+
+    # then
+    assert started
+    assert all(verify_password(p, h) for p, h in zip(passwords, hashes, strict=True))
+    assert len(set(hashes)) == len(hashes)
+    assert answers == [True] * 6 + [False] * 6
