@@ -42,6 +42,7 @@ from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import JobStatus
+from storage.bulk_writes import refresh_result_statistics
 from storage.db import unit_of_work
 from storage.models import ImportRowResult, Job
 from storage.objects import ObjectNotFound
@@ -106,11 +107,17 @@ def _apply_rows(
     pending = ((row, cells) for row, cells in rows if row > checkpoint)
     header = plan.header
     parse = RememberingDecoder().parse_row if plan.fast else parse_row
+    first = True
     while batch := list(itertools.islice(pending, ctx.batch_rows)):
         drafts = [parse(header, cells, row) for row, cells in batch]
         with unit_of_work(ctx.sessions) as session:
             decisions = decide_batch(session, plan, drafts, verify=passwords.verify_all)
             apply_batch(session, plan, decisions, hashes=passwords.hash_all)
+        if first:
+            # the next batches look up earlier rows of this job: let the planner count them
+            with unit_of_work(ctx.sessions) as session:
+                refresh_result_statistics(session)
+            first = False
         report_progress(ctx, plan.job_id)
 
 
