@@ -33,6 +33,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench  # noqa: E402  (scripts/bench.py: the same update file and district admin)
+
 DISTRICT = "Profile 100k"
 STUDENTS = 100_000
 DATABASE = "rosterjobs_profile"
@@ -118,26 +120,6 @@ def context(url: str, batch_rows: int) -> Any:
     )
 
 
-def _admin(ctx: Any) -> tuple[str, str]:
-    from sqlalchemy import func, select
-
-    from storage.districts import find_district
-    from storage.models import Educator, EducatorSchool
-
-    with ctx.sessions() as session:
-        district = find_district(session, DISTRICT)
-        assert district is not None
-        statement = (
-            select(Educator.username)
-            .join(EducatorSchool, EducatorSchool.educator_id == Educator.id)
-            .where(Educator.district_id == district.id, Educator.educator_type == "Admin")
-            .group_by(Educator.id, Educator.username)
-            .order_by(func.count().desc(), Educator.id)
-            .limit(1)
-        )
-        return str(district.id), str(session.scalar(statement))
-
-
 def update_file(ctx: Any) -> Path:
     """The district's export, every column, with 90 % of grades moved on and 10 % refused."""
     from jobs.export import run_export
@@ -146,7 +128,7 @@ def update_file(ctx: Any) -> Path:
     from storage.db import unit_of_work
     from storage.models import Job
 
-    district, admin = _admin(ctx)
+    district, admin = bench.admin_of(ctx, DISTRICT)
     request = ExportRequest(district=district, username=admin, entity="students", columns=None)
     with unit_of_work(ctx.sessions) as session:
         job_id = submit_export(session, request).id
@@ -156,26 +138,8 @@ def update_file(ctx: Any) -> Path:
         assert job is not None and job.status == "completed", job and job.error
         exported = ROOT / "var" / "profile" / "objects" / str(job.result_key)
     source = ROOT / "var" / "profile" / "update.csv"
-    edit_export(exported, source)
+    bench.edit_export(exported, source)
     return source
-
-
-def edit_export(exported: Path, out: Path) -> None:
-    grades = ["PK", "K", *map(str, range(1, 13))]
-    with (
-        exported.open(encoding="utf-8-sig", newline="") as source,
-        out.open("w", encoding="utf-8", newline="") as target,
-    ):
-        reader, writer = csv.reader(source), csv.writer(target)
-        header = next(reader)
-        writer.writerow(header)
-        grade = header.index("Grade")
-        for n, row in enumerate(reader):
-            if n % 10 == 9:
-                row[grade] = "13"
-            else:
-                row[grade] = grades[(grades.index(row[grade]) + 1) % len(grades)]
-            writer.writerow(row)
 
 
 def time_statements(ctx: Any) -> dict[str, float]:
@@ -259,7 +223,7 @@ def run(
     from storage.db import unit_of_work
     from storage.models import Job
 
-    district, admin = _admin(ctx)
+    district, admin = bench.admin_of(ctx, DISTRICT)
     request = ImportRequest(district, admin, "students", dry_run=dry_run, filename="update.csv")
     with unit_of_work(ctx.sessions) as session:
         job = submit_import(session, request)

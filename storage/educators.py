@@ -13,8 +13,15 @@ from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
 from storage.districts import school_ids
 from storage.export_copy import copy_records, export_select, ordered_names
-from storage.listing import contains, count_where, linked_names, stream
-from storage.models import ClassEducator, ClassGroup, Educator, EducatorSchool, School
+from storage.listing import (
+    Aggregator,
+    contains,
+    count_where,
+    linked_names,
+    school_and_class_names,
+    stream,
+)
+from storage.models import ClassEducator, Educator, EducatorSchool
 
 
 def find_educator(session: Session, district_id: int, username: str) -> Educator | None:
@@ -93,20 +100,9 @@ def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Educators with their school and class names, in Database ID order, streamed."""
-    schools = linked_names(
-        School.name,
-        via=EducatorSchool.school_id,
-        owner=EducatorSchool.educator_id,
-        owner_id=Educator.id,
-    )
-    classes = linked_names(
-        ClassGroup.name,
-        via=ClassEducator.class_id,
-        owner=ClassEducator.educator_id,
-        owner_id=Educator.id,
-    )
+    lists = _school_and_class_names(linked_names)
     statement = (
-        select(*Educator.__table__.c, schools.label("schools"), classes.label("classes"))
+        select(*Educator.__table__.c, *(names.label(cell) for cell, names in lists.items()))
         .where(*export_conditions(scope, roster_filter))
         .order_by(Educator.id)
     )
@@ -118,21 +114,19 @@ def copy_rows(
 ) -> AbstractContextManager[Iterator[memoryview]]:
     """The same educators as `stream_rows`, as CSV records rendered by Postgres
     (`storage.export_copy`)."""
-    schools = ordered_names(
-        School.name,
-        via=EducatorSchool.school_id,
-        owner=EducatorSchool.educator_id,
-        owner_id=Educator.id,
-    )
-    classes = ordered_names(
-        ClassGroup.name,
-        via=ClassEducator.class_id,
-        owner=ClassEducator.educator_id,
-        owner_id=Educator.id,
-    )
+    lists = _school_and_class_names(ordered_names)
     statement = (
-        export_select(Educator, columns, {"schools": schools, "classes": classes})
+        export_select(Educator, columns, lists)
         .where(*export_conditions(scope, roster_filter))
         .order_by(Educator.id)
     )
     return copy_records(session, statement)
+
+
+def _school_and_class_names(aggregate: Aggregator) -> dict[str, Any]:
+    return school_and_class_names(
+        aggregate,
+        Educator.id,
+        schools=(EducatorSchool.school_id, EducatorSchool.educator_id),
+        classes=(ClassEducator.class_id, ClassEducator.educator_id),
+    )

@@ -10,11 +10,13 @@ export's COPY path sorts the same way in SQL (`storage.export_copy.list_order`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
+
+from storage.models import ClassGroup, School
 
 LIST_SEPARATOR = "\x1f"
 
@@ -36,6 +38,26 @@ def linked_names(
     target = names.class_
     source = select(target.id).join(via.class_, via == target.id).where(owner == owner_id)
     return aggregated(names, source)
+
+
+Aggregator = Callable[..., Any]
+"""`linked_names` (the general path) or `storage.export_copy.ordered_names` (COPY)."""
+
+
+def school_and_class_names(
+    aggregate: Aggregator,
+    owner_id: Any,
+    *,
+    schools: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
+    classes: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
+) -> dict[str, Any]:
+    """A student's or educator's `schools` and `classes` cells, aggregated by `aggregate`:
+    each link table given as (its column naming the school or class, its column naming
+    the owner)."""
+    return {
+        "schools": aggregate(School.name, via=schools[0], owner=schools[1], owner_id=owner_id),
+        "classes": aggregate(ClassGroup.name, via=classes[0], owner=classes[1], owner_id=owner_id),
+    }
 
 
 def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -> int:

@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
 from storage.export_copy import copy_records, export_select, ordered_names
-from storage.listing import contains, count_where, linked_names, stream
-from storage.models import ClassEducator, ClassGroup, ClassStudent, School, Student, StudentSchool
+from storage.listing import (
+    Aggregator,
+    contains,
+    count_where,
+    linked_names,
+    school_and_class_names,
+    stream,
+)
+from storage.models import ClassEducator, ClassStudent, Student, StudentSchool
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:
@@ -74,21 +81,10 @@ def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Students with their school and class names, in Database ID order, streamed."""
-    schools = linked_names(
-        School.name,
-        via=StudentSchool.school_id,
-        owner=StudentSchool.student_id,
-        owner_id=Student.id,
-    )
-    classes = linked_names(
-        ClassGroup.name,
-        via=ClassStudent.class_id,
-        owner=ClassStudent.student_id,
-        owner_id=Student.id,
-    )
+    lists = _school_and_class_names(linked_names)
     columns = [column for column in Student.__table__.c if column.name != "password_hash"]
     statement = (
-        select(*columns, schools.label("schools"), classes.label("classes"))
+        select(*columns, *(names.label(cell) for cell, names in lists.items()))
         .where(*export_conditions(scope, roster_filter))
         .order_by(Student.id)
     )
@@ -100,21 +96,19 @@ def copy_rows(
 ) -> AbstractContextManager[Iterator[memoryview]]:
     """The same students as `stream_rows`, as CSV records rendered by Postgres
     (`storage.export_copy`)."""
-    schools = ordered_names(
-        School.name,
-        via=StudentSchool.school_id,
-        owner=StudentSchool.student_id,
-        owner_id=Student.id,
-    )
-    classes = ordered_names(
-        ClassGroup.name,
-        via=ClassStudent.class_id,
-        owner=ClassStudent.student_id,
-        owner_id=Student.id,
-    )
+    lists = _school_and_class_names(ordered_names)
     statement = (
-        export_select(Student, columns, {"schools": schools, "classes": classes})
+        export_select(Student, columns, lists)
         .where(*export_conditions(scope, roster_filter))
         .order_by(Student.id)
     )
     return copy_records(session, statement)
+
+
+def _school_and_class_names(aggregate: Aggregator) -> dict[str, Any]:
+    return school_and_class_names(
+        aggregate,
+        Student.id,
+        schools=(StudentSchool.school_id, StudentSchool.student_id),
+        classes=(ClassStudent.class_id, ClassStudent.student_id),
+    )
