@@ -122,23 +122,9 @@ def context(url: str, batch_rows: int) -> Any:
 
 def update_file(ctx: Any) -> Path:
     """The district's export, every column, with 90 % of grades moved on and 10 % refused."""
-    from jobs.export import run_export
-    from jobs.lifecycle import run_job
-    from jobs.requests import ExportRequest, submit_export
-    from storage.db import unit_of_work
-    from storage.models import Job
-
-    district, admin = bench.admin_of(ctx, DISTRICT)
-    request = ExportRequest(district=district, username=admin, entity="students", columns=None)
-    with unit_of_work(ctx.sessions) as session:
-        job_id = submit_export(session, request).id
-    run_job(ctx, job_id, run_export)
-    with ctx.sessions() as session:
-        job = session.get(Job, job_id)
-        assert job is not None and job.status == "completed", job and job.error
-        exported = ROOT / "var" / "profile" / "objects" / str(job.result_key)
+    key, _ = bench.export_file(ctx, DISTRICT)
     source = ROOT / "var" / "profile" / "update.csv"
-    bench.edit_export(exported, source)
+    bench.edit_export(ROOT / "var" / "profile" / "objects" / key, source)
     return source
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lifecycle import JobContext
-from storage.db import make_engine, session_factory, unit_of_work
+from storage.db import unit_of_work
 from storage.models import Student
 from storage.objects import FolderStore
 from tests import factories
@@ -29,13 +29,6 @@ from tests.deploy import files
 from tests.factories import SmallDistrict
 from tests.importing import ImportRun, export_bytes, run_import_of
 from tests.processes import REDIS_URL, service_env
-
-
-@pytest.fixture
-def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(postgres_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

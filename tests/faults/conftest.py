@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import make_engine, session_factory, unit_of_work
+from storage.db import unit_of_work
 from tests import factories
 from tests.factories import SmallDistrict
 from tests.faults.services import PrivateRedis
@@ -33,18 +32,6 @@ def forgetful_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def pg_sessions(pg_engine: Engine) -> sessionmaker[Session]:
-    return session_factory(pg_engine)
 
 
 @pytest.fixture

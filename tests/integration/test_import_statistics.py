@@ -12,12 +12,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.bulk_writes import refresh_result_statistics
-from storage.db import make_engine, session_factory, unit_of_work
+from storage.db import unit_of_work
 from storage.models import ImportRowResult
 from tests import factories
 from tests.ops.helpers import queued_export
@@ -30,18 +29,6 @@ LOOKUP = (
     "FROM unnest(CAST(:keys AS bigint[])) AS k(key)"
 )
 """The statement `first_rows` runs for the record_id column."""
-
-
-@pytest.fixture
-def engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return session_factory(engine)
 
 
 def results_of(job_id: str, count: int) -> list[dict[str, Any]]:
@@ -69,29 +56,29 @@ def lookup_plan(sessions: sessionmaker[Session], job_id: str) -> list[tuple[str,
 
 
 def test_a_running_import_looks_up_its_earlier_rows_through_their_index_once_counted(
-    sessions: sessionmaker[Session],
+    pg_sessions: sessionmaker[Session],
 ) -> None:
     # given a table of results of earlier jobs, all of them counted by an ANALYZE, and a
     # running import whose first batches were just written
-    with unit_of_work(sessions) as session:
+    with unit_of_work(pg_sessions) as session:
         roster = factories.small_district(session)
-    earlier = [queued_export(sessions, roster) for _ in range(EARLIER_JOBS)]
-    running = queued_export(sessions, roster)
-    with unit_of_work(sessions) as session:
+    earlier = [queued_export(pg_sessions, roster) for _ in range(EARLIER_JOBS)]
+    running = queued_export(pg_sessions, roster)
+    with unit_of_work(pg_sessions) as session:
         for job_id in earlier:
             session.execute(insert(ImportRowResult), results_of(job_id, RESULTS))
         refresh_result_statistics(session)
-    with unit_of_work(sessions) as session:
+    with unit_of_work(pg_sessions) as session:
         session.execute(insert(ImportRowResult), results_of(running, 200))
-    before = lookup_plan(sessions, running)
+    before = lookup_plan(pg_sessions, running)
 
     # when the import refreshes the statistics after its first batch
-    with unit_of_work(sessions) as session:
+    with unit_of_work(pg_sessions) as session:
         refresh_result_statistics(session)
 
     # then the look-up, which read every result of the job per key, probes its index
     assert not any("record_id" in condition for _, condition in before), before
-    after = lookup_plan(sessions, running)
+    after = lookup_plan(pg_sessions, running)
     assert [index for index, condition in after if "record_id" in condition] == [
         "ix_import_row_results_record"
     ], after
