@@ -362,7 +362,7 @@ class _RecordReader:
         self._check_count(len(cells))
         if self._cut:
             raise FileRefused(self._too_long())
-        if any(len(cell) > self._limits.max_cell_chars for cell in cells):
+        if cells and max(map(len, cells)) > self._limits.max_cell_chars:
             raise FileRefused(self._cell_too_long())
 
     def _check_count(self, cells: int) -> None:

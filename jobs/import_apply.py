@@ -224,6 +224,10 @@ def _record_results(session: Session, plan: ImportPlan, decisions: Sequence[Deci
         }
         for d in decisions
     ]
+    if plan.earlier is not None:
+        for row in rows:
+            for column in bulk_writes.EARLIER_ROW_COLUMNS:
+                plan.earlier.add(column, row[column])
     _insert(session, ImportRowResult, rows, fast=plan.fast)
 
 

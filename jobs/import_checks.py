@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.csv_in import Header
+from jobs.import_fast import EarlierKeys
 from jobs.import_rows import RowDraft, RowOutcome
 from jobs.import_spec import EntitySpec, Link, Unique
 from jobs.passwords import verify_password
@@ -42,6 +43,9 @@ class ImportPlan:
     fast: bool = False
     """The fast path (Postgres): the same checks, earlier rows found by index probes and
     writes through `COPY` (`jobs.import_fast`); False is the general path, the reference."""
+    earlier: EarlierKeys | None = None
+    """On the fast path, for a job that starts at its first row: the keys its earlier rows
+    may have recorded; the other keys need no look-up."""
 
 
 @dataclass
@@ -78,8 +82,9 @@ def decide_batch(
     _match(session, plan, decisions)
     _resolve_links(session, plan, decisions)
     _check_unique(session, plan, decisions)
+    locked = [p.access_attr for p in plan.purchased if p.access_locked]
     for decision in decisions:
-        _check_rules(plan, decision)
+        _check_rules(plan, decision, locked)
     same_password = _same_passwords(session, plan, decisions, verify)
     for decision in decisions:
         _diff(plan, decision, same_password)
@@ -128,6 +133,8 @@ def _earlier_rows(
     if not keys:
         return {}
     if plan.fast:
+        if plan.earlier is not None:
+            keys = [key for key in keys if plan.earlier.may_hold(column.key, key)]
         return bulk_writes.first_rows(session, plan.job_id, column.key, keys)
     statement = (
         select(column, ImportRowResult.row_number)
@@ -165,19 +172,23 @@ def _link_row(
     if link.attr not in decision.draft.values:
         return
     header = decision.header(plan, link.attr)
-    names = _names(decision.draft.values[link.attr])
-    stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
+    stored: set[str] | None = None  # the stored names' keys, read only when they matter
     ids: set[Any] = set()
-    for name in names:
-        reference = found.get(name_key(name))
+    for name in _names(decision.draft.values[link.attr]):
+        key = name_key(name)
+        reference = found.get(key)
         if reference is None:
             hint = colon_hint(name)
             message = f"no {link.noun} named '{name}' in this district."
             decision.draft.refuse(header, f"{message} {hint}" if hint else message)
-        elif name_key(name) not in stored and not _may_add(plan, link, reference):
-            decision.draft.refuse(header, f"'{name}' is outside your {_reach(plan)}.")
-        else:
-            ids.add(reference.id)
+            continue
+        if not _may_add(plan, link, reference):
+            if stored is None:
+                stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
+            if key not in stored:
+                decision.draft.refuse(header, f"'{name}' is outside your {_reach(plan)}.")
+                continue
+        ids.add(reference.id)
     decision.link_ids[link.attr] = ids
 
 
@@ -225,13 +236,32 @@ def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision])
             if d.draft.values.get(unique.attr) and not d.draft.id_refused
         ]
         keys = {key for _, key in keyed}
-        holders = references.holders(
-            session, unique.key_column, district_column, plan.scope.district_id, keys
+        holders = _own_keys(unique, keyed)
+        holders |= references.holders(
+            session,
+            unique.key_column,
+            district_column,
+            plan.scope.district_id,
+            keys - holders.keys(),
         )
         claim_column = getattr(ImportRowResult, unique.claim)
         earlier = _earlier_rows(session, plan, claim_column, list(keys))
         for decision, key in keyed:
             _claim(plan, unique, decision, key, holders=holders, earlier=earlier)
+
+
+def _own_keys(unique: Unique, keyed: list[tuple[Decision, str]]) -> dict[str, int]:
+    """Keys a row keeps from its own stored record: that record holds them, and the unique
+    constraint on (district, key) says no other can, so they need no look-up (an update
+    file keeps nearly every username and external ID)."""
+    column = unique.key_column.key
+    return {
+        key: decision.draft.record_id
+        for decision, key in keyed
+        if decision.stored is not None
+        and decision.draft.record_id is not None
+        and decision.stored.get(column) == key
+    }
 
 
 def _claim(
@@ -280,19 +310,17 @@ def _compares_password(decision: Decision) -> bool:
     return valid_update and bool(draft.password) and bool(draft.record_id)
 
 
-def _check_rules(plan: ImportPlan, decision: Decision) -> None:
+def _check_rules(plan: ImportPlan, decision: Decision, locked: Sequence[str]) -> None:
+    """`locked`: the access attributes of the purchased products an import cannot remove."""
     draft, stored = decision.draft, decision.stored
     missing_password = not draft.password and "Password" not in draft.refused
     if draft.creates and plan.spec.model is Student and missing_password:
         draft.refuse("Password", "is required for a new student.")
-    for product in plan.purchased:
-        attr = product.access_attr
-        if (
-            product.access_locked
-            and stored
-            and stored.get(attr)
-            and draft.values.get(attr) is False
-        ):
+    if not stored:
+        return
+    for attr in locked:
+        if stored.get(attr) and draft.values.get(attr) is False:
+            product = next(p for p in plan.purchased if p.access_attr == attr)
             draft.refuse(
                 decision.header(plan, attr),
                 f"access to {product.value} cannot be removed by an import; contact Customer Care.",
@@ -310,11 +338,12 @@ def _diff(plan: ImportPlan, decision: Decision, same_password: dict[int, bool]) 
     if decision.stored is None:
         decision.outcome = RowOutcome.FAILED
         return
-    for attr, value in draft.values.items():
-        old = decision.stored.get(attr)
-        # equal values are the same in every sense of `_same`: a quick answer for most cells
-        if old != value and not _same(attr, old, value):
-            decision.changes[attr] = (old, value)
+    stored, values = decision.stored, draft.values
+    # equal values are the same in every sense of `_same`: a quick answer for most cells
+    for attr in [attr for attr, value in values.items() if stored.get(attr) != value]:
+        old, new = stored.get(attr), values[attr]
+        if not _same(attr, old, new):
+            decision.changes[attr] = (old, new)
     if draft.password and not same_password.get(draft.row, False):
         decision.changes["password"] = (None, None)
     decision.outcome = RowOutcome.UPDATED if decision.changes else RowOutcome.UNCHANGED

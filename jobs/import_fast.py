@@ -6,9 +6,11 @@ how each stage gets its answer differs, never the answer:
 - row stage: a cell's decoding is remembered per column (`RememberingDecoder`), since a
   codec is a pure function of the column and the cell text and a district's files repeat
   the same grades, yes/no answers, languages and names on most rows;
+- row stage: a row whose every cell is taken as is is built in one step;
 - checks: the earlier rows of the job are found by one index probe per key
   (`storage.bulk_writes.first_rows`), whatever the planner's statistics say about a table
-  that grew by the whole file in the last minutes;
+  that grew by the whole file in the last minutes, and only for the keys that an earlier
+  row of this run may have recorded (`EarlierKeys`): nearly every key is new;
 - apply: updates, row results and audit rows go through `COPY` (`storage.bulk_writes`);
 - passwords: hashed and verified in a process pool (`jobs.password_pool`).
 
@@ -18,75 +20,217 @@ tests compare the two on every file of the corpus.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
 from jobs.csv_in import Header
 from jobs.import_rows import Decoded, RowDraft, decode_cell, take_cell
 from schemas.columns import Column
 
 REMEMBERED_PER_COLUMN = 2048
-"""Distinct cell texts kept per column; past it the column starts again from empty, so
-memory stays flat whatever the file (a column of unique values costs at most this many)."""
+"""Distinct cell texts kept per column; a column that shows more than this many is decoded
+cell by cell from then on, so memory stays flat whatever the file (a column of unique
+values costs at most this many)."""
 
 NEVER_REMEMBERED = frozenset({"id", "password"})
 """Unique by nature (nothing to gain), or a secret that must not linger in memory."""
+
+_TAKEN = frozenset({"id", "password"})
+"""Attributes `take_cell` puts elsewhere than the row's values."""
+
+_REFUSED: Any = object()
+"""A cell `take_cell` would refuse (or that has not been decoded yet): the row goes the long way."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How one header's rows are read quickly: the cells to take, in file order."""
+
+    width: int  # cells a row needs (shorter rows are padded with empty cells)
+    pick: Any  # cells -> the cells of `getters`, in file order (an itemgetter)
+    getters: tuple[Any, ...]  # per picked cell: raw -> its value, or _REFUSED
+    attrs: tuple[str, ...]  # per picked cell: the attribute it sets
+    repeats: tuple[tuple[int, int], ...]  # (first, later) picks of one attribute
+    record_id: Any  # raw Database ID -> value or _REFUSED (None: no such column)
+    record_id_at: int
+    password: Any
+    password_at: int
+    columns: tuple[Column, ...]  # per picked cell: its column
 
 
 class RememberingDecoder:
     """`import_rows.parse_row` with each column's decoding remembered for the texts it has seen.
 
     Answers are immutable (text, numbers, dates, booleans, tuples, products, messages), so
-    handing the same one to several rows is the same as decoding each time. A cell that
-    decodes to a value, in a column not yet seen in the row, is taken the way `take_cell`
-    takes it; every other cell goes through `take_cell` itself.
+    handing the same one to several rows is the same as decoding each time. A row whose
+    every cell is taken as is (no problem, nothing required left empty, a setting shown
+    twice given the same value twice) is built in one step: its values, in file order, from
+    each column's remembered values. Any other row goes cell by cell through `take_cell`,
+    exactly as `parse_row` does, so its problems come out in the same order.
     """
 
     def __init__(self, limit: int = REMEMBERED_PER_COLUMN) -> None:
         self._limit = limit
         self._answers: dict[str, dict[str, Decoded]] = {}
+        self._values: dict[str, dict[str, Any]] = {}  # the answers `take_cell` takes as is
+        self._direct: set[str] = set()  # headers of columns decoded cell by cell
         self._header: Header | None = None  # one file, one header: kept by identity
-        self._layout_of_header: list[Cell] = []
+        self._layout_of_header: _Layout | None = None
 
     def parse_row(self, header: Header, cells: list[str], row: int) -> RowDraft:
+        layout = self._layout(header)
+        if len(cells) < layout.width:
+            cells = [*cells, *([""] * (layout.width - len(cells)))]
+        return self._quickly(layout, cells, row) or self._slowly(header, cells, row)
+
+    def _quickly(self, layout: _Layout, cells: list[str], row: int) -> RowDraft | None:
+        picked = layout.pick(cells)
+        values = [get(raw, _REFUSED) for get, raw in zip(layout.getters, picked, strict=True)]
+        if _REFUSED in values and not self._fill(layout, values, picked):
+            return None
+        for first, later in layout.repeats:
+            if values[first] != values[later]:
+                return None
         draft = RowDraft(row=row, record_id=None)
-        seen: dict[str, Column] = {}
-        values = draft.values
-        width = len(cells)
-        for position, column, answers in self._layout(header):
-            raw = cells[position] if position < width else ""
-            decoded = None if answers is None else answers.get(raw)
-            if decoded is None:
-                decoded = self._decode(column, raw, answers)
-            value, problem = decoded
-            attr = column.attr
-            if problem is None and value is not None and attr not in seen and attr not in _TAKEN:
-                seen[attr] = column
-                values[attr] = value
-            else:
-                take_cell(draft, column, decoded, seen)
+        draft.values = dict(zip(layout.attrs, values, strict=True))
+        for first, _ in layout.repeats:
+            draft.values[layout.attrs[first]] = values[first]
+        if layout.record_id is not None:
+            draft.record_id = layout.record_id(cells[layout.record_id_at], _REFUSED)
+            if draft.record_id is _REFUSED:
+                return None
+        if layout.password is not None:
+            draft.password = layout.password(cells[layout.password_at], _REFUSED)
+            if draft.password is _REFUSED:
+                return None
         return draft
 
-    def _layout(self, header: Header) -> list[Cell]:
-        """Each known column's position, and its remembered answers (None: never kept)."""
-        if self._header is not header:
+    def _fill(self, layout: _Layout, values: list[Any], picked: tuple[str, ...]) -> bool:
+        """Decode the cells not remembered yet; False if one of them is not taken as is."""
+        for index, known in enumerate(values):
+            if known is _REFUSED:
+                values[index] = self._value(layout.columns[index], picked[index])
+                if values[index] is _REFUSED:
+                    return False
+        return True
+
+    def _slowly(self, header: Header, cells: list[str], row: int) -> RowDraft:
+        """`import_rows.parse_row`, with the remembered answers."""
+        draft = RowDraft(row=row, record_id=None)
+        seen: dict[str, Column] = {}
+        for position, column in header.columns:
+            take_cell(draft, column, self._decoded(column, cells[position]), seen)
+        return draft
+
+    def _layout(self, header: Header) -> _Layout:
+        """The quick reading of `header`'s rows (built again when a column goes direct)."""
+        if self._header is not header or self._layout_of_header is None:
             self._header = header
-            self._layout_of_header = [
-                (position, column, self._answers_of(column)) for position, column in header.columns
-            ]
+            self._layout_of_header = self._laid_out(header)
         return self._layout_of_header
 
-    def _answers_of(self, column: Column) -> dict[str, Decoded] | None:
-        if column.attr in NEVER_REMEMBERED:
-            return None
-        return self._answers.setdefault(column.header, {})
+    def _laid_out(self, header: Header) -> _Layout:
+        taken = [(p, c) for p, c in header.columns if c.attr not in _TAKEN]
+        first_of: dict[str, int] = {}
+        repeats = []
+        for index, (_, column) in enumerate(taken):
+            if column.attr in first_of:
+                repeats.append((first_of[column.attr], index))
+            first_of.setdefault(column.attr, index)
+        special = {c.attr: (p, c) for p, c in header.columns if c.attr in _TAKEN}
+        width = max((p + 1 for p, _ in header.columns), default=0)
+        return _Layout(
+            width=width,
+            pick=_picker([p for p, _ in taken]),
+            getters=tuple(self._getter(c) for _, c in taken),
+            attrs=tuple(c.attr for _, c in taken),
+            repeats=tuple(repeats),
+            record_id=self._getter(special["id"][1]) if "id" in special else None,
+            record_id_at=special["id"][0] if "id" in special else 0,
+            password=self._getter(special["password"][1]) if "password" in special else None,
+            password_at=special["password"][0] if "password" in special else 0,
+            columns=tuple(c for _, c in taken),
+        )
 
-    def _decode(self, column: Column, raw: str, answers: dict[str, Decoded] | None) -> Decoded:
-        decoded = decode_cell(column, raw)
-        if answers is not None:
+    def _getter(self, column: Column) -> Any:
+        """raw -> the value `take_cell` takes as is, or _REFUSED (unknown, or not as is)."""
+        if column.attr in NEVER_REMEMBERED or column.header in self._direct:
+            return lambda raw, default: self._value(column, raw)
+        return self._values.setdefault(column.header, {}).get
+
+    def _value(self, column: Column, raw: str) -> Any:
+        """The cell's value as `take_cell` takes it, or _REFUSED if it would not."""
+        value, problem = self._decoded(column, raw)
+        if problem is not None or (value is None and column.value_required):
+            return _REFUSED
+        if value is None:
+            value = column.empty
+        if column.attr not in NEVER_REMEMBERED and column.header not in self._direct:
+            self._values.setdefault(column.header, {})[raw] = value
+        return value
+
+    def _decoded(self, column: Column, raw: str) -> Decoded:
+        if column.attr in NEVER_REMEMBERED or column.header in self._direct:
+            return decode_cell(column, raw)
+        answers = self._answers.setdefault(column.header, {})
+        decoded = answers.get(raw)
+        if decoded is None:
+            decoded = decode_cell(column, raw)
             if len(answers) >= self._limit:
-                answers.clear()
-            answers[raw] = decoded
+                self._go_direct(column)
+            else:
+                answers[raw] = decoded
         return decoded
 
+    def _go_direct(self, column: Column) -> None:
+        """Too many distinct texts to remember: decode the column's cells one by one."""
+        self._direct.add(column.header)
+        self._answers.pop(column.header, None)
+        self._values.pop(column.header, None)
+        self._layout_of_header = None
 
-Cell = tuple[int, Column, dict[str, Decoded] | None]
-_TAKEN = frozenset({"id", "password"})
-"""Attributes `take_cell` puts elsewhere than the row's values."""
+
+def _picker(positions: list[int]) -> Any:
+    """cells -> a tuple of the cells at `positions` (itemgetter answers a bare cell for one)."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda cells: (cells[only],)
+    if not positions:
+        return lambda cells: ()
+    return itemgetter(*positions)
+
+
+class EarlierKeys:
+    """Which keys the job's earlier rows may have recorded in their results, per column.
+
+    A Bloom filter (two bits a key, a fixed 1 MiB a column whatever the file): "no" is
+    certain, "maybe" is checked in the database. It holds every record id and claim this
+    run recorded (`add`, called as the results are written), so it is only used for a job
+    that starts at its first row: a resumed job's earlier results were written by another
+    run, and every one of its keys is looked up.
+    """
+
+    BITS = 1 << 23
+
+    def __init__(self) -> None:
+        self._bits: dict[str, bytearray] = {}
+
+    def add(self, column: str, key: object) -> None:
+        if key is None:
+            return
+        bits = self._bits.setdefault(column, bytearray(self.BITS >> 3))
+        for at in _places(key):
+            bits[at >> 3] |= 1 << (at & 7)
+
+    def may_hold(self, column: str, key: object) -> bool:
+        bits = self._bits.get(column)
+        if bits is None:
+            return False
+        return all(bits[at >> 3] & (1 << (at & 7)) for at in _places(key))
+
+
+def _places(key: object) -> tuple[int, int]:
+    """The key's two bits: a record id's own number (no clash below `BITS`), a text's hash."""
+    hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
+    return hashed % EarlierKeys.BITS, (hashed >> 32) % EarlierKeys.BITS

@@ -15,6 +15,7 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 from jobs.csv_in import Header
@@ -48,6 +49,7 @@ def write_reports(
     kept = [i for i, cell in enumerate(header.cells) if cell.strip().lower() not in IGNORED]
     secret = {i for i, column in header.columns if column.attr == "password"}
     names = [header.cells[i] for i in kept]
+    cells_of = _Kept(kept, secret)
     failed = 0
     with ExitStack() as stack:
         result_out = _csv_writer(stack, stack.enter_context(store.open_write(keys[0])))
@@ -55,7 +57,7 @@ def write_reports(
         result_out.writerow([*names, "Row", "Result", "Errors"])
         errors_out.writerow([*names, "Errors"])
         for row, cells, result in _joined(rows, results):
-            values = ["" if i in secret else _cell(cells, i) for i in kept]
+            values = cells_of(cells)
             errors = ERROR_SEPARATOR.join(result.errors)
             result_out.writerow([*values, str(row), result.outcome.value, neutralise(errors)])
             if result.outcome is RowOutcome.FAILED:
@@ -75,6 +77,34 @@ def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:
 
 _TOUCHED_BY_QUOTING = frozenset("'=+-@\t\r")
 """First characters `unneutralise` or `neutralise` may act on; any other cell is kept as is."""
+
+
+class _Kept:
+    """A row's cells as the reports write them: the kept columns, each cell neutralised like
+    an export's, the Password column emptied."""
+
+    def __init__(self, kept: list[int], secret: set[int]) -> None:
+        self._kept = kept
+        self._width = max(kept, default=-1) + 1
+        self._pick = itemgetter(*kept) if len(kept) > 1 else lambda cells: (cells[kept[0]],)
+        self._secret = [at for at, position in enumerate(kept) if position in secret]
+
+    def __call__(self, cells: list[str]) -> list[str]:
+        if len(cells) < self._width or not self._kept:
+            return self._one_by_one(cells)
+        values = list(self._pick(cells))
+        if not _TOUCHED_BY_QUOTING.isdisjoint(map(_FIRST, values)):
+            return self._one_by_one(cells)
+        for at in self._secret:
+            values[at] = ""
+        return values
+
+    def _one_by_one(self, cells: list[str]) -> list[str]:
+        secret = {self._kept[at] for at in self._secret}
+        return ["" if i in secret else _cell(cells, i) for i in self._kept]
+
+
+_FIRST = itemgetter(slice(0, 1))
 
 
 def _cell(cells: list[str], position: int) -> str:

@@ -70,7 +70,8 @@ def _loader(
     stream_rows: Any,
 ) -> Callable[[Session, Scope, tuple[int, ...]], Iterator[dict[str, Any]]]:
     def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterator[dict[str, Any]]:
-        return stream_rows(session, scope, RosterFilter(ids=ids), batch_rows=max(len(ids), 1))  # type: ignore[no-any-return]
+        # a batch's ids bound the rows: read them at once (`storage.listing.stream`)
+        return stream_rows(session, scope, RosterFilter(ids=ids), batch_rows=0)  # type: ignore[no-any-return]
 
     return load
 

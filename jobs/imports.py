@@ -35,7 +35,7 @@ from jobs import csv_in
 from jobs.errors import FileRefused, JobCancelled
 from jobs.import_apply import apply_batch
 from jobs.import_checks import ImportPlan, count_outcomes, decide_batch
-from jobs.import_fast import RememberingDecoder
+from jobs.import_fast import EarlierKeys, RememberingDecoder
 from jobs.import_report import report_keys, write_reports
 from jobs.import_rows import RowOutcome, RowResult, parse_row
 from jobs.lifecycle import JobContext, Outcome, report_progress
@@ -70,7 +70,10 @@ def _run(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     with ctx.sessions() as session:
         plan = target.plan(session, job, survey.header)
         on_postgres = session.get_bind().dialect.name == "postgresql"
-    plan = replace(plan, fast=on_postgres if fast is None else fast and on_postgres)
+    fast_path = on_postgres if fast is None else fast and on_postgres
+    # a job starting at its first row has no earlier results but this run's own
+    earlier = EarlierKeys() if fast_path and job.checkpoint == 0 else None
+    plan = replace(plan, fast=fast_path, earlier=earlier)
     warnings = _warnings(survey)
     report_progress(ctx, job.id, total=survey.rows)
     rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)

@@ -237,7 +237,7 @@ class StudentUsernameCodec(_TextCell):
 
     def _read(self, value: str) -> str:
         _check_characters(value)
-        if any(char.isspace() for char in value):
+        if any(map(str.isspace, value)):
             raise CellError(f"{_quoted(value)} contains a space; usernames cannot contain spaces.")
         if LIST_SEPARATOR in value:
             raise CellError(f"{_quoted(value)} contains ';'; usernames cannot contain ';'.")

@@ -24,7 +24,15 @@ from schemas.columns import Column
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
 from storage.export_copy import copy_records, export_select, joined, ordered_names
-from storage.listing import aggregated, contains, count_where, linked_names, split_list, stream
+from storage.listing import (
+    aggregated,
+    among,
+    contains,
+    count_where,
+    linked_names,
+    split_list,
+    stream,
+)
 from storage.models import (
     ClassEducator,
     ClassGroup,
@@ -76,7 +84,7 @@ def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
             )
         )
     if roster_filter.ids:
-        conditions.append(ClassGroup.id.in_(roster_filter.ids))
+        conditions.append(among(ClassGroup.id, roster_filter.ids))
     return conditions
 
 

@@ -15,6 +15,7 @@ from storage.districts import school_ids
 from storage.export_copy import copy_records, export_select, ordered_names
 from storage.listing import (
     Aggregator,
+    among,
     contains,
     count_where,
     linked_names,
@@ -84,7 +85,7 @@ def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
             )
         )
     if roster_filter.ids:
-        conditions.append(Educator.id.in_(roster_filter.ids))
+        conditions.append(among(Educator.id, roster_filter.ids))
     return conditions
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Result, Select, bindparam, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from storage.models import ClassGroup, School
@@ -65,6 +65,12 @@ def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -
     return session.scalar(statement) or 0
 
 
+def among(column: QueryableAttribute[int], ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the ids written into the statement: they are whole numbers, and
+    an import batch's thousand placeholders would cost more to bind than the rows to read."""
+    return column.in_(bindparam(f"{column.key}_among", [int(i) for i in ids], literal_execute=True))
+
+
 def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:
     """Case-insensitive substring match, with LIKE wildcards in `text` taken literally."""
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -84,10 +90,18 @@ def stream(
     session: Session, statement: Select[Any], *, batch_rows: int, lists: Sequence[str]
 ) -> Iterator[dict[str, Any]]:
     """Rows of `statement` as dicts, fetched `batch_rows` at a time (a server-side cursor on
-    Postgres), with the aggregated `lists` columns split into sorted tuples."""
-    result = session.execute(statement.execution_options(yield_per=batch_rows))
-    for row in result.mappings():
-        values = dict(row)
+    Postgres), with the aggregated `lists` columns split into sorted tuples.
+
+    `batch_rows=0` reads a statement already bounded by its caller (an import batch's
+    records) in one round trip, through the connection: no cursor to declare, no ORM."""
+    result: Result[Any]
+    if batch_rows == 0:
+        result = session.connection().execute(statement)
+    else:
+        result = session.execute(statement.execution_options(yield_per=batch_rows))
+    names = tuple(result.keys())
+    for row in result:
+        values = dict(zip(names, row, strict=True))
         for name in lists:
             values[name] = split_list(values[name])
         yield values

@@ -14,6 +14,7 @@ from schemas.scope import Role, RosterFilter, Scope
 from storage.export_copy import copy_records, export_select, ordered_names
 from storage.listing import (
     Aggregator,
+    among,
     contains,
     count_where,
     linked_names,
@@ -62,7 +63,7 @@ def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
     if roster_filter.search:
         conditions.append(or_(*(contains(column, roster_filter.search) for column in _SEARCHED)))
     if roster_filter.ids:
-        conditions.append(Student.id.in_(roster_filter.ids))
+        conditions.append(among(Student.id, roster_filter.ids))
     return conditions
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.imports import run_general_import, run_import
-from jobs.lifecycle import JobContext, Pipeline, run_job
+from jobs.lifecycle import JobContext, Pipeline, WorkerStop, run_job
 from jobs.password_pool import PasswordPool
 from jobs.passwords import verify_password
 from storage import bulk_writes
@@ -400,3 +400,68 @@ def test_the_pool_hashes_with_a_fresh_salt_each_and_verifies_in_order() -> None:
     assert all(verify_password(p, h) for p, h in zip(passwords, hashes, strict=True))
     assert len(set(hashes)) == len(hashes)
     assert answers == [True] * 6 + [False] * 6
+
+
+def _repeats(ctx: JobContext) -> FileOf:
+    """Rows that repeat the first two rows' Database ID, username and External Assigned ID
+    further down the file, past the first batch (of 2)."""
+
+    def file_of(roster: SmallDistrict, elsewhere: SmallDistrict) -> bytes:
+        first, second, third, fourth, fifth = _pupil_ids(ctx)[:5]
+        lines = [
+            HEADER,
+            f"{first},Sam,Pupil,renamed0,,P000,4,North Elementary",
+            f"{second},Sam,Pupil,pupil001,,X001,4,North Elementary",
+            f"{third},Sam,Pupil,pupil002,,P002,5,North Elementary",
+            f"{first},Sam,Pupil,pupil000,,P000,6,North Elementary",
+            f"{fourth},Sam,Pupil,Renamed0,,P003,4,North Elementary",
+            f"{fifth},Sam,Pupil,pupil004,,X001,4,North Elementary",
+        ]
+        return "\r\n".join(lines).encode()
+
+    return file_of
+
+
+@pytest.mark.parametrize("handed_back", [False, True], ids=["one run", "resumed"])
+def test_rows_that_repeat_an_earlier_batch_are_refused_in_one_run_and_after_a_resume(
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch, handed_back: bool
+) -> None:
+    # given rows repeating the first batch's Database ID, username (in another case) and
+    # External Assigned ID; in the resumed case the worker is asked to stop after the first
+    # batch, so another run, which did not see that batch, finishes the job
+    sent: list[str] = []
+    stop = WorkerStop(send=lambda kind, job_id: sent.append(job_id))
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=2, stop=stop)
+    run = _importer(ctx, engine, with_pupils(5), _repeats(ctx))
+    general = run(run_general_import)
+    if handed_back:
+        first_batch_done = bulk_writes.refresh_result_statistics
+
+        def stop_after(session: Session) -> None:
+            first_batch_done(session)
+            if not sent:  # the first run only
+                ctx.stop.requested.set()
+
+        monkeypatch.setattr("jobs.imports.refresh_result_statistics", stop_after)
+
+    # when
+    fast = run(run_import)
+    if handed_back:
+        assert fast.job[0] == "queued" and fast.job[5] == 3  # its checkpoint: row 3
+        ctx.stop.requested.clear()
+        (job_id,) = sent
+        run_job(ctx, job_id, run_import)
+        fast = _seen(ctx, job_id)
+
+    # then the repeats are refused, naming the row they repeat, as the general path does
+    errors = [errors for _, _, errors, *_ in fast.results]
+    assert errors[3] == ["Database ID: duplicate of row 2."]
+    assert errors[4] == ["Username: 'Renamed0' is already used in row 2 of this file."]
+    assert errors[5] == ["External Assigned ID: 'X001' is already used in row 3 of this file."]
+    assert fast.job[1] == {"created": 0, "updated": 3, "unchanged": 0, "failed": 3}
+    assert (fast.job[:2], fast.results, fast.files) == (
+        general.job[:2],
+        general.results,
+        general.files,
+    )
+    assert (fast.changes, fast.roster) == (general.changes, general.roster)
