@@ -219,7 +219,9 @@ class EarlierKeys:
     def add(self, column: str, key: object) -> None:
         if key is None:
             return
-        bits = self._bits.setdefault(column, bytearray(self.BITS >> 3))
+        bits = self._bits.get(column)
+        if bits is None:
+            bits = self._bits[column] = bytearray(self.BITS >> 3)
         for at in _places(key):
             bits[at >> 3] |= 1 << (at & 7)
 

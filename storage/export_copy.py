@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     Text,
     and_,
@@ -64,6 +65,8 @@ from schemas.columns import Column
 
 if TYPE_CHECKING:
     import psycopg
+
+    from storage.export_lists import GroupedNames
 
 LOWER_COLLATION = "und-x-icu"
 """The collation whose `lower()` is Python's `str.lower`: on the development server (ICU 72,
@@ -117,8 +120,8 @@ def cells(columns: Sequence[Column], sources: Mapping[str, Any]) -> list[ColumnE
 def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
     """The cell as the general path writes it (codec, then neutralise), NULL when empty.
 
-    Lists arrive already joined (`ordered_names`); Yes/No, dates and the always empty
-    Password can never start like a formula, so they skip the neutralising.
+    Lists arrive already joined (`ordered_names`, `storage.export_lists`); Yes/No, dates and
+    the always empty Password can never start like a formula, so they skip the neutralising.
     """
     codec = column.codec
     if isinstance(codec, PasswordCodec):
@@ -129,25 +132,33 @@ def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
     if isinstance(codec, DateCodec):
         return func.to_char(value, "YYYY-MM-DD")
     if isinstance(codec, _NUMBER_CODECS):
-        return neutralised(sql_cast(value, Text))
-    return func.nullif(neutralised(value), "")
+        return whole_number(value)
+    return neutralised(value)
+
+
+def whole_number(value: Any) -> ColumnElement[Any]:
+    """An integer's cell: its digits, neutralised. Only a minus sign can start it like a
+    formula (never a quote or another trigger), so the sign decides."""
+    digits = sql_cast(value, Text)
+    return case((value < 0, literal(QUOTE) + digits), else_=digits)
 
 
 def neutralised(cell: Any) -> ColumnElement[Any]:
-    """`schemas.cells.neutralise` in SQL: one more `'` before a run of `'` and a trigger.
+    """`schemas.cells.neutralise` in SQL, NULL for an empty text: one more `'` before a run
+    of `'` and a trigger.
 
-    `ascii()` (the first character's code, 0 for an empty text) keeps the common case, a
-    cell starting with neither a trigger nor a quote, to one integer comparison.
+    `ascii()` is the first character's code (0 for an empty text). Every trigger and the
+    quote are below `A`, so the common cell, a name starting with a letter, is settled by
+    one integer comparison before the other tests, and only the rest can be empty.
     """
     triggers = sorted(ord(trigger) for trigger in FORMULA_TRIGGERS)
+    first = func.ascii(cell)
     quoted = literal(QUOTE) + cell
     return case(
-        (func.ascii(cell).in_(triggers), quoted),
-        (
-            and_(func.ascii(cell) == ord(QUOTE), func.ascii(func.ltrim(cell, QUOTE)).in_(triggers)),
-            quoted,
-        ),
-        else_=cell,
+        (first > max(*triggers, ord(QUOTE)), cell),
+        (first.in_(triggers), quoted),
+        (and_(first == ord(QUOTE), func.ascii(func.ltrim(cell, QUOTE)).in_(triggers)), quoted),
+        else_=func.nullif(cell, ""),
     )
 
 
@@ -180,23 +191,31 @@ def ordered_names(
 
 
 def export_select(
-    model: type[Any], columns: Sequence[Column], linked: Mapping[str, Select[Any]]
+    model: type[Any],
+    columns: Sequence[Column],
+    linked: Mapping[str, Select[Any] | GroupedNames],
 ) -> Select[Any]:
     """The select of an export's cells from `model`'s rows and, for the attributes the table
-    does not hold, the one-value selects in `linked` (correlated with the row). Each of
-    those the columns use is joined LATERAL, so its value is computed once per row however
-    often the cell's expression refers to it."""
+    does not hold, `linked`: a one-value select correlated with the row (`ordered_names`),
+    joined LATERAL, so its value is computed once per row however often the cell's
+    expression refers to it; or a list computed for every row at once
+    (`storage.export_lists`), joined on the row's id. Only what the columns use is joined."""
     wanted = {column.attr for column in columns}
     sources: dict[str, Any] = dict(model.__table__.c)
-    laterals = []
+    joins: list[tuple[FromClause, ColumnElement[bool]]] = []
     for attr, value in linked.items():
-        if attr in wanted:
+        if attr not in wanted:
+            continue
+        if isinstance(value, Select):
             lateral = value.subquery().lateral(f"{attr}_cell")
             sources[attr] = next(iter(lateral.c))
-            laterals.append(lateral)
+            joins.append((lateral, true()))
+        else:
+            sources[attr] = value.names
+            joins.append((value.table, value.on))
     statement = select(*cells(columns, sources)).select_from(model)
-    for lateral in laterals:
-        statement = statement.outerjoin(lateral, true())
+    for table, on in joins:
+        statement = statement.outerjoin(table, on)
     return statement
 
 
