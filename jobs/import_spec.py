@@ -1,21 +1,23 @@
 """What differs between importing students, educators and classes/groups, declared once.
 
 Each entity names its table, how to load the stored records a batch matches (the export's
-own query, so an imported value is compared with exactly what the export wrote), its
+rows, so an imported value is compared with exactly what the export wrote), its
 multi-valued references and the columns that must be unique in the district.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.columns import Entity
 from schemas.scope import RosterFilter, Scope
 from storage import classes, educators, references, students
+from storage.listing import LinkedNames, with_linked_names
 from storage.models import (
     Base,
     ClassEducator,
@@ -24,6 +26,7 @@ from storage.models import (
     ClassStudent,
     Educator,
     EducatorSchool,
+    School,
     Student,
     StudentSchool,
 )
@@ -60,18 +63,39 @@ class EntitySpec:
     entity: Entity
     noun: str
     model: type[Base]
-    load: Callable[[Session, Scope, tuple[int, ...]], Iterator[dict[str, Any]]]
+    load: Loader
     links: tuple[Link, ...]
     unique: tuple[Unique, ...]
     keyed: dict[str, str]  # attr -> its lower-cased twin column (username -> username_key)
 
 
-def _loader(
-    stream_rows: Any,
-) -> Callable[[Session, Scope, tuple[int, ...]], Iterator[dict[str, Any]]]:
-    def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterator[dict[str, Any]]:
+Loader = Callable[[Session, Scope, tuple[int, ...]], Iterable[dict[str, Any]]]
+
+
+def _loader(stream_rows: Any) -> Loader:
+    def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterable[dict[str, Any]]:
         # a batch's ids bound the rows: read them at once (`storage.listing.stream`)
         return stream_rows(session, scope, RosterFilter(ids=ids), batch_rows=0)  # type: ignore[no-any-return]
+
+    return load
+
+
+def _people_loader(
+    model: Any, export_conditions: Any, schools: tuple[Any, Any], classes: tuple[Any, Any]
+) -> Loader:
+    """The export's rows of students or educators (`stream_rows`: every column but the
+    password hash, with the school and class names), read for a batch in three queries
+    (`storage.listing.with_linked_names`); `schools`/`classes`: the link table's columns
+    naming (the owner, the school or class)."""
+    columns = [column for column in model.__table__.c if column.name != "password_hash"]
+    lists: dict[str, LinkedNames] = {
+        "schools": (*schools, School.name),
+        "classes": (*classes, ClassGroup.name),
+    }
+
+    def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterable[dict[str, Any]]:
+        conditions = export_conditions(scope, RosterFilter(ids=ids))
+        return with_linked_names(session, select(*columns).where(*conditions), lists)
 
     return load
 
@@ -81,7 +105,12 @@ SPECS: dict[Entity, EntitySpec] = {
         entity=Entity.STUDENTS,
         noun="student",
         model=Student,
-        load=_loader(students.stream_rows),
+        load=_people_loader(
+            Student,
+            students.export_conditions,
+            schools=(StudentSchool.student_id, StudentSchool.school_id),
+            classes=(ClassStudent.student_id, ClassStudent.class_id),
+        ),
         links=(
             Link("schools", "school", references.schools, StudentSchool, "student_id", "school_id"),
             Link(
@@ -100,7 +129,12 @@ SPECS: dict[Entity, EntitySpec] = {
         entity=Entity.EDUCATORS,
         noun="educator",
         model=Educator,
-        load=_loader(educators.stream_rows),
+        load=_people_loader(
+            Educator,
+            educators.export_conditions,
+            schools=(EducatorSchool.educator_id, EducatorSchool.school_id),
+            classes=(ClassEducator.educator_id, ClassEducator.class_id),
+        ),
         links=(
             Link(
                 "schools", "school", references.schools, EducatorSchool, "educator_id", "school_id"

@@ -60,6 +60,34 @@ def school_and_class_names(
     }
 
 
+LinkedNames = tuple[QueryableAttribute[Any], QueryableAttribute[Any], QueryableAttribute[str]]
+"""A multi-valued cell read from a link table: (the link's column naming the owner, its
+column naming the record, the record's name)."""
+
+
+def with_linked_names(
+    session: Session, statement: Select[Any], lists: dict[str, LinkedNames]
+) -> list[dict[str, Any]]:
+    """The rows of a bounded `statement` (an import batch's records, with their `id`) as
+    dicts, each with its `lists` cells: the same values as `stream` gives for the export's
+    aggregated columns, read with one grouped query per cell for all the rows at once
+    rather than a subquery per row."""
+    result = session.connection().execute(statement)
+    names = tuple(result.keys())
+    rows = [dict(zip(names, row, strict=True)) for row in result]
+    ids = [row["id"] for row in rows]
+    for cell, (owner, via, name) in lists.items():
+        found: dict[int, list[str]] = {}
+        if ids:
+            target = name.class_
+            linked = select(owner, name).join(target, target.id == via).where(among(owner, ids))
+            for owner_id, linked_name in session.connection().execute(linked):
+                found.setdefault(owner_id, []).append(linked_name)
+        for row in rows:
+            row[cell] = tuple(sorted(found.get(row["id"], ()), key=list_order))
+    return rows
+
+
 def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -> int:
     statement = select(func.count()).select_from(model).where(*conditions)
     return session.scalar(statement) or 0
