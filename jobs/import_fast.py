@@ -26,9 +26,10 @@ from typing import Any
 
 from jobs.csv_in import Header
 from jobs.import_rows import Decoded, RowDraft, decode_cell, take_cell
+from schemas.codecs import CellError
 from schemas.columns import Column
 
-REMEMBERED_PER_COLUMN = 2048
+REMEMBERED_PER_COLUMN = 8192
 """Distinct cell texts kept per column; a column that shows more than this many is decoded
 cell by cell from then on, so memory stays flat whatever the file (a column of unique
 values costs at most this many)."""
@@ -156,7 +157,7 @@ class RememberingDecoder:
     def _getter(self, column: Column) -> Any:
         """raw -> the value `take_cell` takes as is, or _REFUSED (unknown, or not as is)."""
         if column.attr in NEVER_REMEMBERED or column.header in self._direct:
-            return lambda raw, default: self._value(column, raw)
+            return _taken_as_is(column)
         return self._values.setdefault(column.header, {}).get
 
     def _value(self, column: Column, raw: str) -> Any:
@@ -189,6 +190,23 @@ class RememberingDecoder:
         self._answers.pop(column.header, None)
         self._values.pop(column.header, None)
         self._layout_of_header = None
+
+
+def _taken_as_is(column: Column) -> Any:
+    """raw -> the value `take_cell` takes as is, or _REFUSED: `decode_cell`, then the empty
+    cell's meaning, in one call (a column decoded cell by cell runs it on every row)."""
+    from_cell, required, empty = column.codec.from_cell, column.value_required, column.empty
+
+    def value_of(raw: str, default: Any) -> Any:
+        try:
+            value = from_cell(raw)
+        except CellError:
+            return _REFUSED
+        if value is None:
+            return _REFUSED if required else empty
+        return value
+
+    return value_of
 
 
 def _picker(positions: list[int]) -> Any:

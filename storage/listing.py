@@ -74,14 +74,14 @@ def with_linked_names(
     rather than a subquery per row."""
     result = session.connection().execute(statement)
     names = tuple(result.keys())
-    rows = [dict(zip(names, row, strict=True)) for row in result]
+    rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     ids = [row["id"] for row in rows]
     for cell, (owner, via, name) in lists.items():
         found: dict[int, list[str]] = {}
         if ids:
             target = name.class_
             linked = select(owner, name).join(target, target.id == via).where(among(owner, ids))
-            for owner_id, linked_name in session.connection().execute(linked):
+            for owner_id, linked_name in session.connection().execute(linked).fetchall():
                 found.setdefault(owner_id, []).append(linked_name)
         for row in rows:
             row[cell] = tuple(sorted(found.get(row["id"], ()), key=list_order))
