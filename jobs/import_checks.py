@@ -286,6 +286,23 @@ def _claim(
         earlier.setdefault(key, decision.draft.row)
 
 
+def touched_keys(plan: ImportPlan, decisions: Sequence[Decision]) -> set[tuple[str, Any]]:
+    """Every key the batch's checks looked up or its writes may change: the Database IDs
+    named, and for each unique column the key each row asks for and the one its record
+    held (as (claim column, key) pairs; `jobs.import_overlap` compares two batches')."""
+    keys: set[tuple[str, Any]] = set()
+    for decision in decisions:
+        draft, stored = decision.draft, decision.stored or {}
+        if draft.record_id is not None:
+            keys.add(("record_id", draft.record_id))
+        keys.update(decision.claims.items())
+        for unique in plan.spec.unique:
+            for value in (draft.values.get(unique.attr), stored.get(unique.attr)):
+                if isinstance(value, str) and value:
+                    keys.add((unique.claim, _unique_key(unique.attr, value)))
+    return keys
+
+
 # --- rules and diff ----------------------------------------------------------------------
 
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import copy_context
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -36,8 +34,9 @@ from sqlalchemy.orm import Session
 from jobs import csv_in
 from jobs.errors import FileRefused, JobCancelled
 from jobs.import_apply import apply_batch
-from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
+from jobs.import_checks import ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import EarlierKeys, RememberingDecoder
+from jobs.import_overlap import apply_overlapped
 from jobs.import_report import report_keys, write_reports
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
 from jobs.lifecycle import JobContext, Outcome, report_progress
@@ -118,43 +117,20 @@ def _apply_rows(
             parse(header, cells, row) for row, cells in itertools.islice(pending, ctx.batch_rows)
         ]
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writes") as writer:
-        first = True
-        drafts = next_batch()
-        while drafts:
-            with ctx.sessions() as session:
-                decisions = decide_batch(session, plan, drafts, verify=passwords.verify_all)
-                if plan.fast:
-                    # the batch is written and committed while the next one is read and parsed
-                    # (pure work that needs no database): the two overlap on two cores
-                    written = writer.submit(
-                        copy_context().run, _write, session, plan, decisions, passwords
-                    )
-                    try:
-                        drafts = next_batch()
-                    finally:
-                        written.result()
-                else:
-                    _write(session, plan, decisions, passwords)
-                    drafts = next_batch()
-            if first:
-                # the next batches look up earlier rows of this job: let the planner count them
-                with unit_of_work(ctx.sessions) as session:
-                    refresh_result_statistics(session)
-                first = False
-            report_progress(ctx, plan.job_id)
-
-
-def _write(
-    session: Session, plan: ImportPlan, decisions: list[Decision], passwords: PasswordPool
-) -> None:
-    """Apply a decided batch and commit it (rolled back if anything fails)."""
-    try:
-        apply_batch(session, plan, decisions, hashes=passwords.hash_all)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    if plan.fast:
+        apply_overlapped(ctx, plan, next_batch, passwords)
+        return
+    first = True
+    while drafts := next_batch():
+        with unit_of_work(ctx.sessions) as session:
+            decisions = decide_batch(session, plan, drafts, verify=passwords.verify_all)
+            apply_batch(session, plan, decisions, hashes=passwords.hash_all)
+        if first:
+            # the next batches look up earlier rows of this job: let the planner count them
+            with unit_of_work(ctx.sessions) as session:
+                refresh_result_statistics(session)
+            first = False
+        report_progress(ctx, plan.job_id)
 
 
 def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:

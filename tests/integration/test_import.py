@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import jobs.import_overlap
 import jobs.imports
 from jobs.errors import TransientJobError
 from jobs.imports import run_import
@@ -385,7 +386,8 @@ def test_an_import_interrupted_between_batches_resumes_with_the_same_outcome(
             raise TransientJobError("The database did not answer")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs.imports, "apply_batch", flaky)
+    for path in (jobs.imports, jobs.import_overlap):  # the general path's and the fast path's
+        monkeypatch.setattr(path, "apply_batch", flaky)
 
     # when the first delivery fails and the broker delivers again
     with pytest.raises(TransientJobError):
@@ -447,7 +449,8 @@ def test_a_cancelled_import_keeps_what_it_committed_and_reports_the_rest_not_pro
         job.cancel_requested = True
         return real(session, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs.imports, "apply_batch", cancel_during_first)
+    for path in (jobs.imports, jobs.import_overlap):  # the general path's and the fast path's
+        monkeypatch.setattr(path, "apply_batch", cancel_during_first)
 
     # when
     run_job(ctx, job_id, run_import)

@@ -10,15 +10,17 @@ pool is also checked on its own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs import import_overlap
 from jobs.imports import run_general_import, run_import
 from jobs.lifecycle import JobContext, Pipeline, WorkerStop, run_job
 from jobs.password_pool import PasswordPool
@@ -442,7 +444,7 @@ def test_rows_that_repeat_an_earlier_batch_are_refused_in_one_run_and_after_a_re
             if not sent:  # the first run only
                 ctx.stop.requested.set()
 
-        monkeypatch.setattr("jobs.imports.refresh_result_statistics", stop_after)
+        monkeypatch.setattr("jobs.import_overlap.refresh_result_statistics", stop_after)
 
     # when
     fast = run(run_import)
@@ -464,4 +466,53 @@ def test_rows_that_repeat_an_earlier_batch_are_refused_in_one_run_and_after_a_re
         general.results,
         general.files,
     )
+    assert (fast.changes, fast.roster) == (general.changes, general.roster)
+
+
+def _hand_overs(ctx: JobContext) -> FileOf:
+    """Row by row: a pupil gives up its username and External Assigned ID, the next row
+    takes them; a new student is created, and a later row names the Database ID it gets."""
+
+    def file_of(roster: SmallDistrict, elsewhere: SmallDistrict) -> bytes:
+        first, second, third = _pupil_ids(ctx)[:3]
+        with ctx.sessions() as session:
+            next_id = (session.scalar(select(func.max(Student.id))) or 0) + 1
+        lines = [
+            HEADER,
+            f"{first},Sam,Pupil,gave-up-0,,Q000,4,North Elementary",
+            f"{second},Sam,Pupil,PUPIL000,,P000,4,North Elementary",
+            ",New,Pupil,newcomer,secret1,N001,4,North Elementary",
+            f"{next_id},New,Pupil,newcomer2,,N002,5,North Elementary",
+            f"{third},Sam,Pupil,pupil002,,P002,6,North Elementary",
+        ]
+        return "\r\n".join(lines).encode()
+
+    return file_of
+
+
+def test_a_batch_checked_while_the_one_before_is_written_gets_the_answers_of_one_by_one(
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given batches of one row, each checked while the row before it is being written
+    # (each write waits long enough for that): a username and an External Assigned ID given
+    # up by row 2 and taken by row 3, and a Database ID that only exists once row 4 is written
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=1)
+    run = _importer(ctx, engine, with_pupils(3), _hand_overs(ctx))
+    general = run(run_general_import)
+    apply_batch = import_overlap.apply_batch
+
+    def slow_apply(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return apply_batch(*args, **kwargs)
+
+    monkeypatch.setattr(import_overlap, "apply_batch", slow_apply)
+
+    # when
+    fast = run(run_import)
+
+    # then the later rows see what the earlier ones wrote, as when taken one after another
+    outcomes = [outcome for _, outcome, *_ in fast.results]
+    assert outcomes == ["updated", "updated", "created", "failed", "updated"]
+    assert fast.results[3][2] == ["Database ID: duplicate of row 4."]
+    assert (fast.job, fast.results, fast.files) == (general.job, general.results, general.files)
     assert (fast.changes, fast.roster) == (general.changes, general.roster)

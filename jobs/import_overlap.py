@@ -1,0 +1,180 @@
+"""The fast path's batches, overlapped: a batch is checked while the one before is written.
+
+The general path takes each batch in turn: read and parse it, check it, write and commit it.
+Here the writes and commit of batch N run in a thread while the main thread parses batch
+N+1 and checks it in a transaction of its own, so the database's work and Python's overlap
+on two cores. The checks of N+1 then ran before N was committed, so they saw the roster
+without N's writes. They are kept only if N's writes cannot have changed any answer:
+
+- N+1 names no Database ID, username, External Assigned ID or class/group name (new or
+  stored) that N named; a shared one could be an earlier row, a holder N took or gave up,
+  or a record N changed;
+- N created no record, or no row of N+1 names a Database ID that was not found (it could be
+  one N just created);
+- N's writes kept every outcome N was decided with (a write-time error made some fail, so
+  their claims and changes were never made).
+
+Otherwise N+1 is checked again once N is committed: the outcome is always what checking the
+batches one after the other gives (tests compare it with the general path on the corpus,
+in batches of two rows). A cancel or a stop is noticed after each commit, as on the
+general path; a batch checked but not yet written is then dropped, nothing of it applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from contextvars import copy_context
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jobs.import_apply import apply_batch
+from jobs.import_checks import Decision, ImportPlan, decide_batch, touched_keys
+from jobs.import_rows import RowDraft, RowOutcome
+from jobs.lifecycle import JobContext, report_progress
+from jobs.password_pool import PasswordPool
+from storage.bulk_writes import refresh_result_statistics
+from storage.db import unit_of_work
+
+
+@dataclass
+class _Checked:
+    """A batch checked in its own open transaction, not written yet."""
+
+    session: Session
+    drafts: list[RowDraft]
+    decisions: list[Decision]
+    keys: set[tuple[str, Any]] = field(default_factory=set)
+
+    def may_depend_on(self, written: _Written) -> bool:
+        """Whether the batch written meanwhile may have changed one of these answers."""
+        if written.outcomes_changed() or not self.keys.isdisjoint(written.checked.keys):
+            return True
+        unknown_id = any(d.draft.record_id is not None and d.stored is None for d in self.decisions)
+        return unknown_id and written.created
+
+
+@dataclass
+class _Written:
+    """A checked batch handed to the writer thread."""
+
+    checked: _Checked
+    future: Future[None]
+    outcomes: list[RowOutcome]
+    created: bool
+
+    def outcomes_changed(self) -> bool:
+        return [d.outcome for d in self.checked.decisions] != self.outcomes
+
+
+def apply_overlapped(
+    ctx: JobContext,
+    plan: ImportPlan,
+    next_batch: Callable[[], list[RowDraft]],
+    passwords: PasswordPool,
+) -> None:
+    """Check, write and commit every batch `next_batch` gives, each write overlapping the
+    next batch's reading, parsing and checks."""
+    with ExitStack() as stack:
+        # closed last: the writer is waited for first, whatever stops the loop
+        sessions = _Sessions(ctx, stack)
+        writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="import-writes"))
+        written: _Written | None = None
+        first = True
+        for drafts in _batches(next_batch):
+            checked = _check(sessions, plan, drafts, passwords)
+            if written is not None:
+                _finish(ctx, plan, sessions, written, first)
+                first = False
+                if checked.may_depend_on(written):
+                    sessions.close(checked.session)
+                    checked = _check(sessions, plan, drafts, passwords)
+            written = _submit(writer, plan, checked, passwords)
+        if written is not None:
+            _finish(ctx, plan, sessions, written, first)
+
+
+def _batches(next_batch: Callable[[], list[RowDraft]]) -> Iterator[list[RowDraft]]:
+    while drafts := next_batch():
+        yield drafts
+
+
+def _check(
+    sessions: _Sessions, plan: ImportPlan, drafts: list[RowDraft], passwords: PasswordPool
+) -> _Checked:
+    session = sessions.open()
+    # decide_batch fills the drafts' refusals: each check starts from a fresh copy
+    copies = [_fresh(draft) for draft in drafts]
+    decisions = decide_batch(session, plan, copies, verify=passwords.verify_all)
+    return _Checked(session, drafts, decisions, touched_keys(plan, decisions))
+
+
+def _fresh(draft: RowDraft) -> RowDraft:
+    return RowDraft(
+        row=draft.row,
+        record_id=draft.record_id,
+        values=dict(draft.values),
+        errors=list(draft.errors),
+        password=draft.password,
+        refused=set(draft.refused),
+    )
+
+
+def _submit(
+    writer: ThreadPoolExecutor, plan: ImportPlan, checked: _Checked, passwords: PasswordPool
+) -> _Written:
+    outcomes = [d.outcome for d in checked.decisions]
+    created = RowOutcome.CREATED in outcomes
+    future = writer.submit(copy_context().run, _write, checked, plan, passwords)
+    return _Written(checked, future, outcomes, created)
+
+
+def _write(checked: _Checked, plan: ImportPlan, passwords: PasswordPool) -> None:
+    session = checked.session
+    try:
+        apply_batch(session, plan, checked.decisions, hashes=passwords.hash_all)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _finish(
+    ctx: JobContext, plan: ImportPlan, sessions: _Sessions, written: _Written, first: bool
+) -> None:
+    """Wait for the batch's commit, then do what follows a commit on the general path."""
+    try:
+        written.future.result()
+    finally:
+        sessions.close(written.checked.session)
+    if first:
+        # the next batches look up earlier rows of this job: let the planner count them
+        with unit_of_work(ctx.sessions) as session:
+            refresh_result_statistics(session)
+    report_progress(ctx, plan.job_id)
+
+
+class _Sessions:
+    """The checks' sessions: each closed (rolled back if not committed) when done, and all
+    of them if the loop stops early."""
+
+    def __init__(self, ctx: JobContext, stack: ExitStack) -> None:
+        self._ctx = ctx
+        self._open: list[Session] = []
+        stack.callback(self._close_all)
+
+    def open(self) -> Session:
+        session = self._ctx.sessions()
+        self._open.append(session)
+        return session
+
+    def close(self, session: Session) -> None:
+        session.close()
+        self._open.remove(session)
+
+    def _close_all(self) -> None:
+        for session in self._open:
+            session.close()
