@@ -15,7 +15,9 @@ A cancel is noticed between batches: what was committed stays, the rest of the r
 reported as `not processed`.
 
 On Postgres `run_import` takes the fast path (`jobs.import_fast`): the same stages and rules,
-with remembered cell decoding, index probes, `COPY` writes and a password pool.
+with remembered cell decoding, index probes only where an earlier row may match, `COPY`
+writes, a password pool, and each batch written while the next is checked
+(`jobs.import_overlap`).
 `run_general_import` is the general path everywhere (SQLite always takes it): the reference
 the fast path is tested against, row result for row result.
 """

@@ -12,11 +12,22 @@ so the select must hand it each cell exactly as the general path writes it (a co
 - COPY quotes a cell holding `,`, `"`, CR or LF and doubles its quotes, as csv's
   QUOTE_MINIMAL does; it ends each record with LF where csv writes CRLF, which the caller
   swaps (COPY sends one record per message, so each chunk read is one whole record);
-- multi-valued cells are aggregated in the order `storage.listing.split_list` sorts them:
-  by Python's `str.lower`, then by the name itself, code point by code point. ICU's root
-  locale lower-cases as Python does (whole strings, so `İ` and a final `Σ` too), and the
-  "C" collation compares code points whatever the database's own locale, so the order
-  does not depend on how the server was set up. A server without ICU uses the general path.
+- multi-valued cells are listed in the order `storage.listing.split_list` sorts them: by
+  Python's `str.lower`, then by the name itself, code point by code point (`list_order`).
+  ICU's root locale lower-cases as Python does (whole strings, so `İ` and a final `Σ` too),
+  and the "C" collation compares code points whatever the database's own locale, so the
+  order does not depend on how the server was set up. A server without ICU uses the
+  general path.
+
+The select is `export_select`: the table's rows in Database ID order, filtered by scope
+and filters, each cell rendered by `cell_sql`. A list cell comes in one of two shapes:
+
+- students' and educators' schools and classes: one derived table per list for the whole
+  export (`storage.export_lists`: the district's names numbered once in the cell's order,
+  the links sorted by owner and number, one `string_agg` per owner), joined on the
+  row's id, so a million rows cost two sorts instead of a million probes and sorts;
+- a class's school, educators, students and products: a correlated subquery per row
+  (`ordered_names`), joined LATERAL; a district has far fewer classes than students.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ The general path (rows streamed, each value through its codec, `neutralise`, Pyt
 module) is the reference. The roster here is as ugly as a district gets: accents, quotes,
 commas, line breaks, formula starts, values that already start with `'`, NULLs beside empty
 strings, school names differing only in case, non-ASCII names whose lower case sorts
-differently from their upper case, every product and every product setting. Each case
-exports one entity with one column selection, as one requester, with one filter, both ways.
+differently from their upper case, every product and every product setting, students with
+no class and one in every class, and a neighbouring district with the same names whose
+students' ids are interleaved with the ugly district's. Each case exports one entity with
+one column selection, as one requester, with one filter, both ways.
 """
 
 from __future__ import annotations
@@ -102,7 +104,9 @@ class UglyDistrict:
     teacher: str
     student_ids: tuple[int, ...]
     everywhere_id: int
-    """A student of every school, the names of some differing only in case."""
+    """A student of every school, the names of some differing only in case, and every class."""
+    neighbour_id: int
+    neighbour_admin: str
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +161,15 @@ def build_ugly_district(session: Session) -> UglyDistrict:
         )
         for n, name in enumerate(CLASS_NAMES)
     ]
-    students = [ugly_student(session, n, schools, classes) for n in range(60)]
-    everywhere = factories.student(session, schools[0], username="everywhere")
+    neighbour = Neighbour.build(session)
+    students = []
+    for n in range(60):
+        students.append(ugly_student(session, n, schools, classes))
+        if n % 20 == 0:
+            neighbour.add_student(session, n)
+    everywhere = factories.student(session, schools[0], classes, username="everywhere")
     session.add_all(StudentSchool(student_id=everywhere.id, school_id=s.id) for s in schools[1:])
+    neighbour.add_student(session, 60)
     return UglyDistrict(
         district.id,
         admin.username,
@@ -167,7 +177,38 @@ def build_ugly_district(session: Session) -> UglyDistrict:
         teachers[0].username,
         tuple(student.id for student in students),
         everywhere.id,
+        neighbour.district_id,
+        neighbour.admin,
     )
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """Another district with the ugly district's school and class names, its students
+    linked to several of them."""
+
+    district_id: int
+    admin: str
+    schools: list[School]
+    classes: list[ClassGroup]
+
+    @classmethod
+    def build(cls, session: Session) -> Neighbour:
+        district = factories.district(session, "Neighbour Unified")
+        schools = [factories.school(session, district.id, name) for name in SCHOOL_NAMES]
+        classes = [factories.class_group(session, schools[0], name) for name in CLASS_NAMES]
+        admin = factories.educator(session, district.id, schools, educator_type="Admin")
+        return cls(district.id, admin.username, schools, classes)
+
+    def add_student(self, session: Session, n: int) -> None:
+        school = self.schools[n % len(self.schools)]
+        student = factories.student(session, school, self.classes[n % 3 :: 2])
+        session.add_all(
+            StudentSchool(student_id=student.id, school_id=other.id)
+            for other in self.schools[n % 4 :: 3]
+            if other.id != school.id
+        )
+        session.flush()
 
 
 def ugly_student(
@@ -270,12 +311,16 @@ CASES = [
     Case("students", "school_admin", ("Imagine Lectura: Audio Support",), {"grade": "PK"}),
     Case("students", "teacher", EVERY, {}),
     Case("students", "teacher", REQUIRED, {"search": "u"}),
+    Case("students", "teacher", ("Classes/Groups",), {"grade": "3"}),
+    Case("students", "school_admin", ("Classes/Groups",), {"class_group": "-Science"}),
+    Case("students", "school_admin", ("Classes/Groups",), {"ids": "first_and_last"}),
     Case("educators", "district_admin", EVERY, {}),
     Case("educators", "district_admin", REQUIRED, {}),
     Case("educators", "district_admin", EVERY, {"school": "École Nord"}),
     Case("educators", "district_admin", EVERY, {"class_group": "Ωmega"}),
     Case("educators", "district_admin", EVERY, {"search": "@x"}),
     Case("educators", "school_admin", EVERY, {}),
+    Case("educators", "school_admin", ("Classes/Groups",), {"search": "@x"}),
     Case("classes", "district_admin", EVERY, {}),
     Case("classes", "district_admin", REQUIRED, {}),
     Case("classes", "district_admin", ("Products",), {"product": "Imagine Reading"}),
@@ -341,6 +386,60 @@ def test_names_differing_only_in_case_are_listed_in_one_order_on_both_paths(
             "Étude",
         ]
     )
+
+
+def test_a_student_of_every_class_has_them_all_in_one_order_on_both_paths(
+    sessions: sessionmaker[Session], ugly: UglyDistrict
+) -> None:
+    # given
+    request = ExportRequest(
+        district=str(ugly.district_id),
+        username=ugly.district_admin,
+        entity="students",
+        columns=("Classes/Groups",),
+    )
+
+    # when
+    general, fast = both_paths(sessions, request)
+
+    # then
+    assert fast == general
+    classes = {row[0]: row[-1] for row in data_rows(fast)}
+    assert classes[str(ugly.everywhere_id)] == "'" + ";".join(
+        [
+            "\tTabbed",
+            "'=Art",
+            "-Science",
+            "apple",
+            "Banana",
+            "Line\r\nBreak",
+            'Math, "Honors"',
+            "Zèbre",
+            "École",
+            "étude",
+            "Ωmega",
+        ]
+    )
+    assert classes[str(ugly.student_ids[0])] == "", "the first student is in no class"
+
+
+@pytest.mark.parametrize("entity", ["students", "educators"])
+def test_a_district_beside_one_with_the_same_names_exports_only_its_own_on_both_paths(
+    sessions: sessionmaker[Session], ugly: UglyDistrict, entity: str
+) -> None:
+    # given the neighbour's students have ids between the ugly district's
+    request = ExportRequest(
+        district=str(ugly.neighbour_id), username=ugly.neighbour_admin, entity=entity, columns=EVERY
+    )
+
+    # when
+    general, fast = both_paths(sessions, request)
+
+    # then
+    assert fast == general
+    listed = {row[0] for row in data_rows(fast)}
+    assert str(ugly.everywhere_id) not in listed
+    assert len(listed) == (4 if entity == "students" else 1)
 
 
 def test_a_fast_export_reports_progress_batch_by_batch_and_stops_at_a_cancel(
@@ -466,10 +565,13 @@ def test_copy_neutralises_and_quotes_any_text_as_python_does(
     assert copied.getvalue() == python.getvalue()
 
 
+LISTABLE_NAME = CELL_TEXT.filter(lambda name: LIST_SEPARATOR not in name)
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(names=st.lists(CELL_TEXT.filter(lambda name: LIST_SEPARATOR not in name), min_size=1))
+@given(names=st.lists(LISTABLE_NAME, min_size=1))
 def test_copy_orders_any_names_as_the_general_path_does(
     sessions: sessionmaker[Session], names: list[str]
 ) -> None:
@@ -483,3 +585,40 @@ def test_copy_orders_any_names_as_the_general_path_does(
 
     # then
     assert joined == ";".join(split_list(LIST_SEPARATOR.join(names)))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    schools=st.lists(LISTABLE_NAME, min_size=1, max_size=6, unique=True),
+    classes=st.lists(LISTABLE_NAME, max_size=6, unique_by=str.lower),
+)
+def test_a_whole_district_lists_any_school_and_class_names_as_the_general_path_does(
+    sessions: sessionmaker[Session], schools: list[str], classes: list[str]
+) -> None:
+    # given a district (never committed) whose students are in some or all of them
+    with sessions() as session:
+        district = factories.district(session)
+        rows = [factories.school(session, district.id, name) for name in schools]
+        groups = [factories.class_group(session, rows[0], name) for name in classes]
+        admin = factories.educator(session, district.id, rows, educator_type="Admin")
+        for n in range(3):
+            student = factories.student(session, rows[-1], groups[n:])
+            session.add_all(
+                StudentSchool(student_id=student.id, school_id=school.id) for school in rows[n:-1]
+            )
+        session.flush()
+        request = ExportRequest(
+            district=str(district.id), username=admin.username, entity="students"
+        )
+        plan = plan_export(session, request)
+        general, fast = io.BytesIO(), io.BytesIO()
+
+        # when
+        write_export(session, plan, general, batch_rows=2, fast=False)
+        write_export(session, plan, fast, batch_rows=2)
+        session.rollback()
+
+    # then
+    assert fast.getvalue() == general.getvalue()
