@@ -237,8 +237,13 @@ def copy_records(session: Session, statement: Select[Any]) -> Iterator[Iterator[
     the connection is fit for use again (a cancelled export, a failed write)."""
     query, params = _compiled(session, statement)
     driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
-    with driver.cursor() as cursor, cursor.copy(_COPY.format(select=query), params) as copy:
-        yield cast(Iterator[memoryview], iter(copy))
+    with driver.cursor() as cursor:
+        # a list's names reach its aggregate in the order their subquery sorted them
+        # (`storage.export_lists`); a parallel plan could combine partial aggregates out of
+        # that order on a server whose string_agg runs in parallel (Postgres 16 and later)
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        with cursor.copy(_COPY.format(select=query), params) as copy:
+            yield cast(Iterator[memoryview], iter(copy))
 
 
 def _compiled(session: Session, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
