@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -150,13 +151,18 @@ def _unwatched(rows: Iterator[T]) -> Iterator[T]:
 
 @dataclass(frozen=True)
 class _ProgressWatch:
-    """Stores progress (and notices a cancel) after every batch of rows."""
+    """Stores progress (and notices a cancel or a stop) after a batch of rows, at most every
+    `ctx.export_progress_s`: a COPY export writes a thousand rows in a few milliseconds,
+    and a transaction per batch would cost more than the rows."""
 
     ctx: JobContext
     job_id: str
 
     def __call__(self, rows: Iterator[T], /) -> Iterator[T]:
+        batch, every = self.ctx.batch_rows, self.ctx.export_progress_s
+        last = time.monotonic()
         for processed, row in enumerate(rows, start=1):
             yield row
-            if processed % self.ctx.batch_rows == 0:
+            if processed % batch == 0 and time.monotonic() - last >= every:
                 report_progress(self.ctx, self.job_id, processed=processed)
+                last = time.monotonic()

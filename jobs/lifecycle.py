@@ -70,6 +70,10 @@ class JobContext:
     link_ttl: int = 900
     max_attempts: int = 5
     batch_rows: int = 2000
+    export_progress_s: float = 0.0
+    """An export stores its progress (and notices a cancel or a stop) after a batch of rows
+    once this many seconds have passed since it last did; 0: after every batch. Workers take
+    `ROSTERJOBS_EXPORT_PROGRESS_SECONDS` (1 s by default)."""
     import_limits: ImportLimits = field(default_factory=ImportLimits)
     stale_after_s: int = 60
     """A running job whose heartbeat is younger than this belongs to a live worker."""

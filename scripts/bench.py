@@ -328,6 +328,7 @@ def context(url: str, store: Any = None) -> Any:
         sessions=session_factory(engine),
         store=store or FolderStore(OBJECTS),
         batch_rows=1000,
+        export_progress_s=1.0,  # the workers' defaults (worker.settings)
         import_limits=limits,
     )
 

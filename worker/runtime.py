@@ -195,6 +195,7 @@ def job_context(
         link_ttl=settings.link_ttl,
         max_attempts=settings.max_attempts,
         batch_rows=settings.batch_rows,
+        export_progress_s=settings.export_progress_seconds,
         import_limits=ImportLimits(
             max_bytes=settings.import_max_bytes,
             max_rows=settings.import_max_rows,

@@ -47,6 +47,7 @@ class Settings:
     retry_min_backoff_ms: int = 2_000
     retry_max_backoff_ms: int = 300_000
     worker_poll_ms: int = 100
+    export_progress_seconds: float = 1.0
 
     @property
     def embedded_broker(self) -> bool:
@@ -84,6 +85,7 @@ class Settings:
             retry_min_backoff_ms=_positive_int(env, "ROSTERJOBS_RETRY_MIN_BACKOFF_MS", 2_000),
             retry_max_backoff_ms=_positive_int(env, "ROSTERJOBS_RETRY_MAX_BACKOFF_MS", 300_000),
             worker_poll_ms=_positive_int(env, "ROSTERJOBS_WORKER_POLL_MS", 100),
+            export_progress_seconds=_seconds(env, "ROSTERJOBS_EXPORT_PROGRESS_SECONDS", 1.0),
         )
 
 
@@ -101,6 +103,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _seconds(env, name, default)
+    if value == 0:
+        raise SettingsError(f"{name} must be greater than zero, not {env.get(name)}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if not raw:
         return default
@@ -108,8 +117,8 @@ def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> floa
         value = float(raw)
     except ValueError as err:
         raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from err
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than zero, not {raw}")
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be zero or more seconds, not {raw}")
     return value
 
 

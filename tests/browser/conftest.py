@@ -59,6 +59,7 @@ def stack(postgres_url: str, redis_namespace: str, tmp_path: Path) -> Iterator[S
         ROSTERJOBS_QUEUE_NAMESPACE=redis_namespace,
         ROSTERJOBS_OPS_TOKEN=OPS_TOKEN,
         ROSTERJOBS_BATCH_ROWS="5",
+        ROSTERJOBS_EXPORT_PROGRESS_SECONDS="0",
         ROSTERJOBS_HEARTBEAT_SECONDS="1",
     )
     seeded = run_cli(

@@ -54,6 +54,7 @@ def worker_env(
         ROSTERJOBS_BROKER_URL=REDIS_URL,
         ROSTERJOBS_QUEUE_NAMESPACE=namespace,
         ROSTERJOBS_BATCH_ROWS=str(batch_rows),
+        ROSTERJOBS_EXPORT_PROGRESS_SECONDS="0",
         **QUICK_REAPER,
         **extra,
     )

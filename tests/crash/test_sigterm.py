@@ -33,9 +33,9 @@ from tests.crash.seeded_district import (
 from tests.processes import cli_json, wait_for, worker_process
 
 STUDENTS = 800
-SMALL_BATCHES = {"ROSTERJOBS_BATCH_ROWS": "5"}
+SMALL_BATCHES = {"ROSTERJOBS_BATCH_ROWS": "5", "ROSTERJOBS_EXPORT_PROGRESS_SECONDS": "0"}
 """The first worker commits 5 rows a batch: 164 batches, still running when SIGTERM lands."""
-LARGE_BATCHES = {"ROSTERJOBS_BATCH_ROWS": "100"}
+LARGE_BATCHES = {"ROSTERJOBS_BATCH_ROWS": "100", "ROSTERJOBS_EXPORT_PROGRESS_SECONDS": "0"}
 """The second worker, and the uninterrupted run, 100 a batch: where batches end changes
 nothing in the outcome."""
 EXPORT_STUDENTS = 6000

@@ -24,7 +24,7 @@ from tests.faults.services import QUICK_RETRIES, PrivateRedis, finished, running
 from tests.processes import cli_json, service_env, wait_for, worker_process
 
 STUDENTS = 2000
-SLOW_EXPORT = {"ROSTERJOBS_BATCH_ROWS": "1"}
+SLOW_EXPORT = {"ROSTERJOBS_BATCH_ROWS": "1", "ROSTERJOBS_EXPORT_PROGRESS_SECONDS": "0"}
 """2,000 students with their progress stored after every row: an export that runs for
 seconds even on Postgres's COPY path."""
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import jobs.export
 from jobs.errors import RequestRefused
 from jobs.export import run_export
 from jobs.lifecycle import JobContext, run_job
@@ -329,3 +332,34 @@ def test_a_finished_export_is_not_run_again_when_its_message_is_redelivered(
         again = session.get(Job, job.id)
         assert again is not None
         assert (again.status, again.attempts) == ("completed", 1)
+
+
+@pytest.mark.parametrize(("every", "after_batches"), [(0.0, True), (3600.0, False)])
+def test_an_export_stores_its_progress_after_a_batch_at_most_as_often_as_set(
+    ctx: JobContext,
+    roster: SmallDistrict,
+    monkeypatch: pytest.MonkeyPatch,
+    every: float,
+    after_batches: bool,
+) -> None:
+    # given students in batches of 2, and progress stored after every batch or at most
+    # once an hour
+    progress: list[int | None] = []
+    report = jobs.export.report_progress
+
+    def recorded(ctx: JobContext, job_id: str, **kwargs: Any) -> None:
+        if not kwargs.get("done"):
+            progress.append(kwargs.get("processed"))
+        report(ctx, job_id, **kwargs)
+
+    monkeypatch.setattr(jobs.export, "report_progress", recorded)
+    ctx = replace(ctx, export_progress_s=every)
+
+    # when
+    job = export(ctx, roster, entity="students")
+
+    # then the batches' progress was stored as often as allowed, and the job completed
+    assert job.status == "completed" and job.processed == len(roster.students)
+    batches = list(range(2, len(roster.students) + 1, 2))
+    assert len(batches) >= 2
+    assert [p for p in progress if p] == (batches if after_batches else [])

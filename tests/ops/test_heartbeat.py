@@ -6,18 +6,22 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lifecycle import JobContext, Outcome, run_job
 from schemas.jobs import JobStatus
 from storage.models import Job, WorkerProcess
+from storage.objects import FolderStore
 from storage.workers import recent_workers
 from tests.factories import SmallDistrict
 from tests.ops.helpers import eventually, job_now, queued_export
 from worker.heartbeat import HeartbeatTimings, WorkerHeartbeat
+from worker.runtime import job_context
 from worker.settings import Settings, SettingsError
 
 QUICK = HeartbeatTimings(heartbeat_s=0.05, reap_s=3600, stale_after_s=120)
@@ -130,3 +134,19 @@ def test_a_heartbeat_timing_that_is_not_a_positive_number_is_refused_by_name() -
         Settings.from_env({"ROSTERJOBS_REAP_SECONDS": "soon", "ROSTERJOBS_SECRET_KEY": "k"})
     with pytest.raises(SettingsError, match="ROSTERJOBS_STALE_AFTER_SECONDS must be greater"):
         Settings.from_env({"ROSTERJOBS_STALE_AFTER_SECONDS": "0", "ROSTERJOBS_SECRET_KEY": "k"})
+
+
+def test_how_often_an_export_stores_progress_is_a_setting_that_may_be_zero(
+    tmp_path: Path,
+) -> None:
+    secret = {"ROSTERJOBS_SECRET_KEY": "k"}
+    default = Settings.from_env(secret, cwd=tmp_path)
+    every_batch = Settings.from_env(
+        secret | {"ROSTERJOBS_EXPORT_PROGRESS_SECONDS": "0"}, cwd=tmp_path
+    )
+    assert (default.export_progress_seconds, every_batch.export_progress_seconds) == (1.0, 0.0)
+    ctx = job_context(every_batch, sessionmaker[Session](), FolderStore(tmp_path / "objects"))
+    assert ctx.export_progress_s == 0.0
+    for value in ("-1", "soon", "nan"):
+        with pytest.raises(SettingsError, match="ROSTERJOBS_EXPORT_PROGRESS_SECONDS must be"):
+            Settings.from_env(secret | {"ROSTERJOBS_EXPORT_PROGRESS_SECONDS": value})

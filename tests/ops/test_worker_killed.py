@@ -26,6 +26,7 @@ from tests.processes import REDIS_URL, cli_json, service_env, wait_for, worker_p
 STUDENTS = 6000
 QUICK_REAPER = {
     "ROSTERJOBS_BATCH_ROWS": "10",
+    "ROSTERJOBS_EXPORT_PROGRESS_SECONDS": "0",
     "ROSTERJOBS_HEARTBEAT_SECONDS": "0.5",
     "ROSTERJOBS_REAP_SECONDS": "0.5",
     "ROSTERJOBS_STALE_AFTER_SECONDS": "3",
