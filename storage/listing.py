@@ -10,7 +10,7 @@ export's COPY path sorts the same way in SQL (`storage.export_copy.list_order`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Result, Select, bindparam, func, select
@@ -70,8 +70,8 @@ def with_linked_names(
 ) -> list[dict[str, Any]]:
     """The rows of a bounded `statement` (an import batch's records, with their `id`) as
     dicts, each with its `lists` cells: the same values as `stream` gives for the export's
-    aggregated columns, read with one grouped query per cell for all the rows at once
-    rather than a subquery per row."""
+    aggregated columns, read with two queries per cell for all the rows at once rather
+    than a subquery per row."""
     result = session.connection().execute(statement)
     names = tuple(result.keys())
     rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
@@ -79,10 +79,17 @@ def with_linked_names(
     for cell, (owner, via, name) in lists.items():
         found: dict[int, list[str]] = {}
         if ids:
+            # the links first, then their records' names by primary key: joined in one
+            # query, the planner may hash every school or class of every district per batch
+            links = session.connection().execute(select(owner, via).where(among(owner, ids)))
+            pairs = links.fetchall()
             target = name.class_
-            linked = select(owner, name).join(target, target.id == via).where(among(owner, ids))
-            for owner_id, linked_name in session.connection().execute(linked).fetchall():
-                found.setdefault(owner_id, []).append(linked_name)
+            named = select(target.id, name).where(among(target.id, {t for _, t in pairs}))
+            names_of: dict[int, str] = (
+                dict(session.connection().execute(named).fetchall()) if pairs else {}
+            )
+            for owner_id, target_id in pairs:
+                found.setdefault(owner_id, []).append(names_of[target_id])
         for row in rows:
             row[cell] = tuple(sorted(found.get(row["id"], ()), key=list_order))
     return rows
@@ -93,7 +100,7 @@ def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -
     return session.scalar(statement) or 0
 
 
-def among(column: QueryableAttribute[int], ids: Sequence[int]) -> ColumnElement[bool]:
+def among(column: QueryableAttribute[int], ids: Collection[int]) -> ColumnElement[bool]:
     """`column IN (ids)` with the ids written into the statement: they are whole numbers, and
     an import batch's thousand placeholders would cost more to bind than the rows to read."""
     return column.in_(bindparam(f"{column.key}_among", [int(i) for i in ids], literal_execute=True))
