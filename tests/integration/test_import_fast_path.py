@@ -10,6 +10,7 @@ pool is also checked on its own.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -516,3 +517,28 @@ def test_a_batch_checked_while_the_one_before_is_written_gets_the_answers_of_one
     assert fast.results[3][2] == ["Database ID: duplicate of row 4."]
     assert (fast.job, fast.results, fast.files) == (general.job, general.results, general.files)
     assert (fast.changes, fast.roster) == (general.changes, general.roster)
+
+
+def test_threads_switch_quickly_while_batches_overlap_and_as_before_once_done(
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an import in batches of 2, each write noting the thread switch interval
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=2)
+    run = _importer(ctx, engine, with_pupils(6), _renames(ctx, clash_at=-1))
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    apply_batch = import_overlap.apply_batch
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return apply_batch(*args, **kwargs)
+
+    monkeypatch.setattr(import_overlap, "apply_batch", noting)
+
+    # when
+    fast = run(run_import)
+
+    # then the writer got the GIL back quickly, and the process has its own interval again
+    assert fast.job[0] == "completed"
+    assert seen and set(seen) == {import_overlap.SWITCH_INTERVAL_S}
+    assert sys.getswitchinterval() == before
