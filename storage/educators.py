@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, true
@@ -13,8 +12,7 @@ from sqlalchemy.orm import Session
 from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
 from storage.districts import school_ids
-from storage.export_copy import copy_records, export_select
-from storage.export_lists import grouped_names
+from storage.export_lists import copy_people
 from storage.listing import (
     Aggregator,
     among,
@@ -118,14 +116,15 @@ def copy_rows(
     """The same educators as `stream_rows`, as CSV records rendered by Postgres
     (`storage.export_copy`), their school and class names grouped for all of them at once
     (`storage.export_lists`)."""
-    conditions = export_conditions(scope, roster_filter)
-    whole_district = scope.role is Role.DISTRICT_ADMIN and not matching(roster_filter)
-    owners = None if whole_district else select(Educator.id).where(*conditions)
-    lists = _school_and_class_names(
-        partial(grouped_names, district_id=scope.district_id, owners=owners)
+    return copy_people(
+        session,
+        Educator,
+        columns,
+        _school_and_class_names,
+        scope=scope,
+        conditions=export_conditions(scope, roster_filter),
+        narrowed=bool(matching(roster_filter)),
     )
-    statement = export_select(Educator, columns, lists).where(*conditions).order_by(Educator.id)
-    return copy_records(session, statement)
 
 
 def _school_and_class_names(aggregate: Aggregator) -> dict[str, Any]:

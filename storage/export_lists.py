@@ -32,14 +32,20 @@ general path, which lists whatever the link table holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, func, literal, select
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from schemas.codecs import LIST_SEPARATOR
-from storage.export_copy import list_order
+from schemas.columns import Column
+from schemas.scope import Role, Scope
+from storage.export_copy import copy_records, export_select, list_order
+from storage.listing import Aggregator
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,27 @@ def grouped_names(
         .subquery()
     )
     return GroupedNames(table, table.c.owner_id == owner_id)
+
+
+def copy_people(
+    session: Session,
+    model: Any,
+    columns: Sequence[Column],
+    lists_of: Callable[[Aggregator], dict[str, Any]],
+    *,
+    scope: Scope,
+    conditions: Sequence[ColumnElement[bool]],
+    narrowed: bool,
+) -> AbstractContextManager[Iterator[memoryview]]:
+    """The COPY of students' or educators' export rows (`model`, under `conditions`), their
+    lists (`lists_of`, given the aggregator) grouped for every exported row at once: for
+    the whole district when a district admin exports without a filter (`narrowed`), else
+    for the exported rows."""
+    whole_district = scope.role is Role.DISTRICT_ADMIN and not narrowed
+    owners = None if whole_district else select(model.id).where(*conditions)
+    lists = lists_of(partial(grouped_names, district_id=scope.district_id, owners=owners))
+    statement = export_select(model, columns, lists).where(*conditions).order_by(model.id)
+    return copy_records(session, statement)
 
 
 def _ranked(names: QueryableAttribute[str], district_id: int) -> Subquery:
