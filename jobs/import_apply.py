@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 
 from jobs.import_checks import Decision, ImportPlan
 from jobs.import_rows import RowOutcome
+from jobs.lifecycle import JobContext, report_progress
 from jobs.passwords import hash_password
 from storage import bulk_writes, roster_writes
+from storage.db import unit_of_work
 from storage.models import Base, ImportChange, ImportRowResult, Job
 
 PasswordHashes = Callable[[Sequence[str]], list[str]]
@@ -48,6 +50,16 @@ def apply_batch(
     counts = _counts(decisions)
     _advance(session, plan.job_id, decisions, counts)
     return counts
+
+
+def batch_committed(ctx: JobContext, job_id: str, *, first: bool) -> None:
+    """What follows each batch's commit: the job's progress stored (and a cancel or a stop
+    noticed), and after the first batch the results' statistics refreshed."""
+    if first:
+        # the next batches look up earlier rows of this job: let the planner count them
+        with unit_of_work(ctx.sessions) as session:
+            bulk_writes.refresh_result_statistics(session)
+    report_progress(ctx, job_id)
 
 
 @dataclass

@@ -111,7 +111,10 @@ class RememberingDecoder:
         """Decode the cells not remembered yet; False if one of them is not taken as is."""
         for index, known in enumerate(values):
             if known is _REFUSED:
-                values[index] = self._value(layout.columns[index], picked[index])
+                column = layout.columns[index]
+                if not self._remembers(column):
+                    return False  # its getter decoded the cell: it is refused
+                values[index] = self._value(column, picked[index])
                 if values[index] is _REFUSED:
                     return False
         return True
@@ -156,9 +159,12 @@ class RememberingDecoder:
 
     def _getter(self, column: Column) -> Any:
         """raw -> the value `take_cell` takes as is, or _REFUSED (unknown, or not as is)."""
-        if column.attr in NEVER_REMEMBERED or column.header in self._direct:
+        if not self._remembers(column):
             return _taken_as_is(column)
         return self._values.setdefault(column.header, {}).get
+
+    def _remembers(self, column: Column) -> bool:
+        return column.attr not in NEVER_REMEMBERED and column.header not in self._direct
 
     def _value(self, column: Column, raw: str) -> Any:
         """The cell's value as `take_cell` takes it, or _REFUSED if it would not."""
@@ -167,12 +173,12 @@ class RememberingDecoder:
             return _REFUSED
         if value is None:
             value = column.empty
-        if column.attr not in NEVER_REMEMBERED and column.header not in self._direct:
+        if self._remembers(column):
             self._values.setdefault(column.header, {})[raw] = value
         return value
 
     def _decoded(self, column: Column, raw: str) -> Decoded:
-        if column.attr in NEVER_REMEMBERED or column.header in self._direct:
+        if not self._remembers(column):
             return decode_cell(column, raw)
         answers = self._answers.setdefault(column.header, {})
         decoded = answers.get(raw)

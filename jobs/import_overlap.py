@@ -28,18 +28,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from contextvars import copy_context
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jobs.import_apply import apply_batch
+from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import Decision, ImportPlan, decide_batch, touched_keys
 from jobs.import_rows import RowDraft, RowOutcome
-from jobs.lifecycle import JobContext, report_progress
+from jobs.lifecycle import JobContext
 from jobs.password_pool import PasswordPool
-from storage.bulk_writes import refresh_result_statistics
-from storage.db import unit_of_work
 
 
 @dataclass
@@ -47,9 +45,8 @@ class _Checked:
     """A batch checked in its own open transaction, not written yet."""
 
     session: Session
-    drafts: list[RowDraft]
     decisions: list[Decision]
-    keys: set[tuple[str, Any]] = field(default_factory=set)
+    keys: set[tuple[str, Any]]
 
     def may_depend_on(self, written: _Written) -> bool:
         """Whether the batch written meanwhile may have changed one of these answers."""
@@ -65,8 +62,11 @@ class _Written:
 
     checked: _Checked
     future: Future[None]
-    outcomes: list[RowOutcome]
-    created: bool
+    outcomes: list[RowOutcome]  # as checked, before the writes
+
+    @property
+    def created(self) -> bool:
+        return RowOutcome.CREATED in self.outcomes
 
     def outcomes_changed(self) -> bool:
         return [d.outcome for d in self.checked.decisions] != self.outcomes
@@ -149,27 +149,20 @@ def _check(
     # decide_batch fills the drafts' refusals: each check starts from a fresh copy
     copies = [_fresh(draft) for draft in drafts]
     decisions = decide_batch(session, plan, copies, verify=passwords.verify_all)
-    return _Checked(session, drafts, decisions, touched_keys(plan, decisions))
+    return _Checked(session, decisions, touched_keys(plan, decisions))
 
 
 def _fresh(draft: RowDraft) -> RowDraft:
-    return RowDraft(
-        row=draft.row,
-        record_id=draft.record_id,
-        values=dict(draft.values),
-        errors=list(draft.errors),
-        password=draft.password,
-        refused=set(draft.refused),
-    )
+    values, errors, refused = dict(draft.values), list(draft.errors), set(draft.refused)
+    return replace(draft, values=values, errors=errors, refused=refused)
 
 
 def _submit(
     writer: ThreadPoolExecutor, plan: ImportPlan, checked: _Checked, passwords: PasswordPool
 ) -> _Written:
     outcomes = [d.outcome for d in checked.decisions]
-    created = RowOutcome.CREATED in outcomes
     future = writer.submit(copy_context().run, _write, checked, plan, passwords)
-    return _Written(checked, future, outcomes, created)
+    return _Written(checked, future, outcomes)
 
 
 def _write(checked: _Checked, plan: ImportPlan, passwords: PasswordPool) -> None:
@@ -190,11 +183,7 @@ def _finish(
         written.future.result()
     finally:
         sessions.close(written.checked.session)
-    if first:
-        # the next batches look up earlier rows of this job: let the planner count them
-        with unit_of_work(ctx.sessions) as session:
-            refresh_result_statistics(session)
-    report_progress(ctx, plan.job_id)
+    batch_committed(ctx, plan.job_id, first=first)
 
 
 class _Sessions:

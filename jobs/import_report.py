@@ -88,6 +88,7 @@ class _Kept:
         self._width = max(kept, default=-1) + 1
         self._pick = itemgetter(*kept) if len(kept) > 1 else lambda cells: (cells[kept[0]],)
         self._secret = [at for at, position in enumerate(kept) if position in secret]
+        self._secret_positions = secret
 
     def __call__(self, cells: list[str]) -> list[str]:
         if len(cells) < self._width or not self._kept:
@@ -100,7 +101,7 @@ class _Kept:
         return values
 
     def _one_by_one(self, cells: list[str]) -> list[str]:
-        secret = {self._kept[at] for at in self._secret}
+        secret = self._secret_positions
         return ["" if i in secret else _cell(cells, i) for i in self._kept]
 
 

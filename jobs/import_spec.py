@@ -80,17 +80,21 @@ def _loader(stream_rows: Any) -> Loader:
     return load
 
 
-def _people_loader(
-    model: Any, export_conditions: Any, schools: tuple[Any, Any], classes: tuple[Any, Any]
-) -> Loader:
+_LINKED_NAMES = {"schools": School.name, "classes": ClassGroup.name}
+
+
+def _people_loader(model: Any, export_conditions: Any, links: tuple[Link, ...]) -> Loader:
     """The export's rows of students or educators (`stream_rows`: every column but the
-    password hash, with the school and class names), read for a batch in three queries
-    (`storage.listing.with_linked_names`); `schools`/`classes`: the link table's columns
-    naming (the owner, the school or class)."""
+    password hash, with the school and class names), read for a batch in a few queries
+    (`storage.listing.with_linked_names`), the lists through the entity's `links`."""
     columns = [column for column in model.__table__.c if column.name != "password_hash"]
     lists: dict[str, LinkedNames] = {
-        "schools": (*schools, School.name),
-        "classes": (*classes, ClassGroup.name),
+        link.attr: (
+            getattr(link.table, link.owner_column),
+            getattr(link.table, link.other_column),
+            _LINKED_NAMES[link.attr],
+        )
+        for link in links
     }
 
     def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterable[dict[str, Any]]:
@@ -100,23 +104,23 @@ def _people_loader(
     return load
 
 
+_STUDENT_LINKS = (
+    Link("schools", "school", references.schools, StudentSchool, "student_id", "school_id"),
+    Link("classes", "class/group", references.classes, ClassStudent, "student_id", "class_id"),
+)
+_EDUCATOR_LINKS = (
+    Link("schools", "school", references.schools, EducatorSchool, "educator_id", "school_id"),
+    Link("classes", "class/group", references.classes, ClassEducator, "educator_id", "class_id"),
+)
+
+
 SPECS: dict[Entity, EntitySpec] = {
     Entity.STUDENTS: EntitySpec(
         entity=Entity.STUDENTS,
         noun="student",
         model=Student,
-        load=_people_loader(
-            Student,
-            students.export_conditions,
-            schools=(StudentSchool.student_id, StudentSchool.school_id),
-            classes=(ClassStudent.student_id, ClassStudent.class_id),
-        ),
-        links=(
-            Link("schools", "school", references.schools, StudentSchool, "student_id", "school_id"),
-            Link(
-                "classes", "class/group", references.classes, ClassStudent, "student_id", "class_id"
-            ),
-        ),
+        load=_people_loader(Student, students.export_conditions, _STUDENT_LINKS),
+        links=_STUDENT_LINKS,
         unique=(
             Unique("username", "Username", Student.username_key, "claimed_name"),
             Unique(
@@ -129,25 +133,8 @@ SPECS: dict[Entity, EntitySpec] = {
         entity=Entity.EDUCATORS,
         noun="educator",
         model=Educator,
-        load=_people_loader(
-            Educator,
-            educators.export_conditions,
-            schools=(EducatorSchool.educator_id, EducatorSchool.school_id),
-            classes=(ClassEducator.educator_id, ClassEducator.class_id),
-        ),
-        links=(
-            Link(
-                "schools", "school", references.schools, EducatorSchool, "educator_id", "school_id"
-            ),
-            Link(
-                "classes",
-                "class/group",
-                references.classes,
-                ClassEducator,
-                "educator_id",
-                "class_id",
-            ),
-        ),
+        load=_people_loader(Educator, educators.export_conditions, _EDUCATOR_LINKS),
+        links=_EDUCATOR_LINKS,
         unique=(Unique("username", "Username", Educator.username_key, "claimed_name"),),
         keyed={"username": "username_key"},
     ),

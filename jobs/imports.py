@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from jobs import csv_in
 from jobs.errors import FileRefused, JobCancelled
-from jobs.import_apply import apply_batch
+from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import EarlierKeys, RememberingDecoder
 from jobs.import_overlap import apply_overlapped
@@ -45,7 +45,6 @@ from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import JobStatus
-from storage.bulk_writes import refresh_result_statistics
 from storage.db import unit_of_work
 from storage.models import ImportRowResult, Job
 from storage.objects import ObjectNotFound
@@ -127,12 +126,8 @@ def _apply_rows(
         with unit_of_work(ctx.sessions) as session:
             decisions = decide_batch(session, plan, drafts, verify=passwords.verify_all)
             apply_batch(session, plan, decisions, hashes=passwords.hash_all)
-        if first:
-            # the next batches look up earlier rows of this job: let the planner count them
-            with unit_of_work(ctx.sessions) as session:
-                refresh_result_statistics(session)
-            first = False
-        report_progress(ctx, plan.job_id)
+        batch_committed(ctx, plan.job_id, first=first)
+        first = False
 
 
 def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:

@@ -204,21 +204,11 @@ def run(
     ctx: Any, source: Path, *, dry_run: bool, general: bool, profiler: cProfile.Profile | None
 ) -> dict[str, int]:
     from jobs import imports
-    from jobs.lifecycle import mark_queued, run_job
-    from jobs.requests import ImportRequest, submit_import
-    from storage.db import unit_of_work
+    from jobs.lifecycle import run_job
     from storage.models import Job
 
-    district, admin = bench.admin_of(ctx, DISTRICT)
-    request = ImportRequest(district, admin, "students", dry_run=dry_run, filename="update.csv")
-    with unit_of_work(ctx.sessions) as session:
-        job = submit_import(session, request)
-        job_id, input_key = job.id, job.input_key
-    ctx.store.put_file(input_key, source)
-    with unit_of_work(ctx.sessions) as session:
-        mark_queued(session, session.get(Job, job_id))
-    pipeline = getattr(imports, "run_general_import", imports.run_import) if general else None
-    pipeline = pipeline or imports.run_import
+    job_id = bench.submit_file(ctx, DISTRICT, source, "students", dry_run=dry_run)
+    pipeline = imports.run_general_import if general else imports.run_import
     if profiler is not None:
         profiler.enable()
     run_job(ctx, job_id, pipeline)

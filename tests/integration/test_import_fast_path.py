@@ -445,7 +445,7 @@ def test_rows_that_repeat_an_earlier_batch_are_refused_in_one_run_and_after_a_re
             if not sent:  # the first run only
                 ctx.stop.requested.set()
 
-        monkeypatch.setattr("jobs.import_overlap.refresh_result_statistics", stop_after)
+        monkeypatch.setattr(bulk_writes, "refresh_result_statistics", stop_after)
 
     # when
     fast = run(run_import)
