@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from jobs.csv_in import Header
 from jobs.import_fast import EarlierKeys
-from jobs.import_rows import RowDraft, RowOutcome
+from jobs.import_rows import RowDraft, RowOutcome, RowResult
 from jobs.import_spec import EntitySpec, Link, Unique
 from jobs.passwords import verify_password
 from schemas.codecs import colon_hint
@@ -61,6 +61,11 @@ class Decision:
     def header(self, plan: ImportPlan, attr: str) -> str:
         column = plan.columns.get(attr)
         return column.header if column else attr
+
+    def result(self) -> RowResult:
+        """The row's result, as it is stored and reported."""
+        record_id = self.created_id or self.draft.record_id
+        return RowResult(self.draft.row, self.outcome, tuple(self.draft.errors), record_id)
 
 
 PasswordChecks = Callable[[Sequence[tuple[str, str | None]]], list[bool]]

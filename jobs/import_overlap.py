@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from contextvars import copy_context
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,11 +39,14 @@ from jobs.import_rows import RowDraft, RowOutcome
 from jobs.lifecycle import JobContext
 from jobs.password_pool import PasswordPool
 
+Rows = list[tuple[int, list[str]]]
+
 
 @dataclass
 class _Checked:
     """A batch checked in its own open transaction, not written yet."""
 
+    rows: Rows
     session: Session
     decisions: list[Decision]
     keys: set[tuple[str, Any]]
@@ -75,11 +78,15 @@ class _Written:
 def apply_overlapped(
     ctx: JobContext,
     plan: ImportPlan,
-    next_batch: Callable[[], list[RowDraft]],
+    next_rows: Callable[[], Rows],
+    parse: Callable[[Rows], list[RowDraft]],
     passwords: PasswordPool,
+    *,
+    committed: Callable[[Rows, list[Decision]], None],
 ) -> None:
-    """Check, write and commit every batch `next_batch` gives, each write overlapping the
-    next batch's reading, parsing and checks."""
+    """Check, write and commit every batch of rows `next_rows` gives, each write overlapping
+    the next batch's reading, parsing and checks; `committed` is told of each batch, in
+    order, once it is committed."""
     with ExitStack() as stack:
         stack.enter_context(_quick_thread_switches())
         # closed last: the writer is waited for first, whatever stops the loop
@@ -87,17 +94,18 @@ def apply_overlapped(
         writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="import-writes"))
         written: _Written | None = None
         first = True
-        for drafts in _batches(next_batch):
-            checked = _check(sessions, plan, drafts, passwords)
+        while rows := next_rows():
+            checked = _check(sessions, plan, rows, parse, passwords)
             if written is not None:
-                _finish(ctx, plan, sessions, written, first)
+                _finish(ctx, plan, sessions, written, first=first, committed=committed)
                 first = False
                 if checked.may_depend_on(written):
+                    # the checks filled the drafts' refusals: a second check parses afresh
                     sessions.close(checked.session)
-                    checked = _check(sessions, plan, drafts, passwords)
+                    checked = _check(sessions, plan, rows, parse, passwords)
             written = _submit(writer, plan, checked, passwords)
         if written is not None:
-            _finish(ctx, plan, sessions, written, first)
+            _finish(ctx, plan, sessions, written, first=first, committed=committed)
 
 
 SWITCH_INTERVAL_S = 0.0005
@@ -137,24 +145,16 @@ class _QuickThreadSwitches:
 _quick_thread_switches = _QuickThreadSwitches()
 
 
-def _batches(next_batch: Callable[[], list[RowDraft]]) -> Iterator[list[RowDraft]]:
-    while drafts := next_batch():
-        yield drafts
-
-
 def _check(
-    sessions: _Sessions, plan: ImportPlan, drafts: list[RowDraft], passwords: PasswordPool
+    sessions: _Sessions,
+    plan: ImportPlan,
+    rows: Rows,
+    parse: Callable[[Rows], list[RowDraft]],
+    passwords: PasswordPool,
 ) -> _Checked:
     session = sessions.open()
-    # decide_batch fills the drafts' refusals: each check starts from a fresh copy
-    copies = [_fresh(draft) for draft in drafts]
-    decisions = decide_batch(session, plan, copies, verify=passwords.verify_all)
-    return _Checked(session, decisions, touched_keys(plan, decisions))
-
-
-def _fresh(draft: RowDraft) -> RowDraft:
-    values, errors, refused = dict(draft.values), list(draft.errors), set(draft.refused)
-    return replace(draft, values=values, errors=errors, refused=refused)
+    decisions = decide_batch(session, plan, parse(rows), verify=passwords.verify_all)
+    return _Checked(rows, session, decisions, touched_keys(plan, decisions))
 
 
 def _submit(
@@ -176,7 +176,13 @@ def _write(checked: _Checked, plan: ImportPlan, passwords: PasswordPool) -> None
 
 
 def _finish(
-    ctx: JobContext, plan: ImportPlan, sessions: _Sessions, written: _Written, first: bool
+    ctx: JobContext,
+    plan: ImportPlan,
+    sessions: _Sessions,
+    written: _Written,
+    *,
+    first: bool,
+    committed: Callable[[Rows, list[Decision]], None],
 ) -> None:
     """Wait for the batch's commit, then do what follows a commit on the general path."""
     try:
@@ -184,6 +190,7 @@ def _finish(
     finally:
         sessions.close(written.checked.session)
     batch_committed(ctx, plan.job_id, first=first)
+    committed(written.checked.rows, written.checked.decisions)
 
 
 class _Sessions:

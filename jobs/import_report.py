@@ -1,19 +1,23 @@
 """Report stage of the import: the result file and the errors file, streamed.
 
-The input is read once more and each row joined with its stored result (both in row
-order), so neither the file nor the results are ever held whole. The result file is every
-input row plus `Row`, `Result`, `Errors`; the errors file is only the refused rows, their
-input columns plus `Errors`, ready to be fixed and uploaded again as it is (an import
-ignores `Row`, `Result` and `Errors`). Cells are written neutralised like an export's, and
-the Password column is always empty: a report never carries a password.
+A run that reads the whole file from its first row writes them as its batches commit
+(`live_reports`). Any other run (resumed after a stop, or cancelled) reads the input once
+more and joins each row with its stored result (both in row order). Either way neither the
+file nor the results are ever held whole, and the bytes are the same (`ReportRows`).
+
+The result file is every input row plus `Row`, `Result`, `Errors`; the errors file is only
+the refused rows, their input columns plus `Errors`, ready to be fixed and uploaded again
+as it is (an import ignores `Row`, `Result` and `Errors`). Cells are written neutralised
+like an export's, and the Password column is always empty: a report never carries a
+password.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, BinaryIO
@@ -46,26 +50,99 @@ def write_reports(
     rows: Iterable[tuple[int, list[str]]],
     results: Iterable[RowResult],
 ) -> ReportKeys:
-    kept = [i for i, cell in enumerate(header.cells) if cell.strip().lower() not in IGNORED]
-    secret = {i for i, column in header.columns if column.attr == "password"}
-    names = [header.cells[i] for i in kept]
-    cells_of = _Kept(kept, secret)
-    failed = 0
+    """Both files from the input rows and the stored results (a pass over the file)."""
     with ExitStack() as stack:
-        result_out = _csv_writer(stack, stack.enter_context(store.open_write(keys[0])))
-        errors_out = _csv_writer(stack, stack.enter_context(store.open_write(keys[1])))
-        result_out.writerow([*names, "Row", "Result", "Errors"])
-        errors_out.writerow([*names, "Errors"])
-        for row, cells, result in _joined(rows, results):
-            values = cells_of(cells)
-            errors = ERROR_SEPARATOR.join(result.errors)
-            result_out.writerow([*values, str(row), result.outcome.value, neutralise(errors)])
-            if result.outcome is RowOutcome.FAILED:
-                errors_out.writerow([*values, neutralise(errors)])
-                failed += 1
-    if not failed:
+        report = ReportRows(
+            header,
+            stack.enter_context(store.open_write(keys[0])),
+            stack.enter_context(store.open_write(keys[1])),
+        )
+        with report:
+            for row, cells, result in _joined(rows, results):
+                report.add(row, cells, result)
+    if not report.failed:
         store.delete(keys[1])
-    return ReportKeys(keys[0], keys[1] if failed else None)
+    return ReportKeys(keys[0], keys[1] if report.failed else None)
+
+
+class ReportRows:
+    """The two files written row by row into two binary streams, in row order; closing it
+    flushes them (the streams stay the caller's)."""
+
+    def __init__(self, header: Header, result_raw: BinaryIO, errors_raw: BinaryIO) -> None:
+        kept = [i for i, cell in enumerate(header.cells) if cell.strip().lower() not in IGNORED]
+        secret = {i for i, column in header.columns if column.attr == "password"}
+        names = [header.cells[i] for i in kept]
+        self._cells_of = _Kept(kept, secret)
+        self._stack = ExitStack()
+        self._result_out = _csv_writer(self._stack, result_raw)
+        self._errors_out = _csv_writer(self._stack, errors_raw)
+        self._result_out.writerow([*names, "Row", "Result", "Errors"])
+        self._errors_out.writerow([*names, "Errors"])
+        self.failed = 0
+
+    def add(self, row: int, cells: list[str], result: RowResult) -> None:
+        values = self._cells_of(cells)
+        errors = neutralise(ERROR_SEPARATOR.join(result.errors))
+        self._result_out.writerow([*values, str(row), result.outcome.value, errors])
+        if result.outcome is RowOutcome.FAILED:
+            self._errors_out.writerow([*values, errors])
+            self.failed += 1
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> ReportRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LiveReports:
+    """A run's reports written as its batches commit (`add`), for a run that reads the
+    whole file from its first row: no second pass over the file and its stored results.
+
+    `keys` is set only once every row of the file is in (`live_reports`); a run that
+    stops short (a cancel, a stop, a failure) leaves both objects unwritten, and the
+    report pass writes them from the stored results instead.
+    """
+
+    def __init__(self, report: ReportRows) -> None:
+        self._report = report
+        self.rows = 0
+        self.keys: ReportKeys | None = None
+
+    def add(self, rows: Sequence[tuple[int, list[str]]], results: Iterable[RowResult]) -> None:
+        for (row, cells), result in zip(rows, results, strict=True):
+            self._report.add(row, cells, result)
+        self.rows += len(rows)
+
+
+class _Unfinished(Exception):
+    """The run stopped short of the file's end: its live reports are dropped."""
+
+
+@contextmanager
+def live_reports(
+    store: ObjectStore, *, keys: tuple[str, str], header: Header, rows: int
+) -> Iterator[LiveReports]:
+    """Both objects open for writing while the run goes; kept if all `rows` were added,
+    dropped (never visible) otherwise, and dropped if the run raises."""
+    try:
+        with ExitStack() as stack:
+            result_raw = stack.enter_context(store.open_write(keys[0]))
+            errors_raw = stack.enter_context(store.open_write(keys[1]))
+            with ReportRows(header, result_raw, errors_raw) as report:
+                live = LiveReports(report)
+                yield live
+            if live.rows != rows:
+                raise _Unfinished
+    except _Unfinished:
+        return
+    if not report.failed:
+        store.delete(keys[1])
+    live.keys = ReportKeys(keys[0], keys[1] if report.failed else None)
 
 
 def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:

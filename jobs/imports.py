@@ -9,7 +9,8 @@
    references, check uniqueness and the product rules, diff it against the stored record
    (`jobs.import_checks`), and apply it (`jobs.import_apply`); each batch's writes, row
    results and checkpoint commit together, so a redelivered job applies no row twice;
-4. report (`jobs.import_report`): the result file and the errors file.
+4. report (`jobs.import_report`): the result file and the errors file, written as the
+   batches commit when the run starts at the file's first row, else from the stored results.
 
 A cancel is noticed between batches: what was committed stays, the rest of the rows are
 reported as `not processed`.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -36,10 +37,10 @@ from sqlalchemy.orm import Session
 from jobs import csv_in
 from jobs.errors import FileRefused, JobCancelled
 from jobs.import_apply import apply_batch, batch_committed
-from jobs.import_checks import ImportPlan, count_outcomes, decide_batch
+from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import EarlierKeys, RememberingDecoder
 from jobs.import_overlap import apply_overlapped
-from jobs.import_report import report_keys, write_reports
+from jobs.import_report import LiveReports, live_reports, report_keys, write_reports
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
@@ -79,13 +80,21 @@ def _run(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     warnings = _warnings(survey)
     report_progress(ctx, job.id, total=survey.rows)
     rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)
+    keys = report_keys(job.district_id, job.id)
     cancelled = False
+    live: LiveReports | None = None
     try:
-        with PasswordPool(processes=None if plan.fast else 1) as passwords:
-            _apply_rows(ctx, plan, job.checkpoint, rows, passwords)
+        with ExitStack() as stack:
+            if job.checkpoint == 0:
+                # every row of the file goes through this run: report each as it commits
+                live = stack.enter_context(
+                    live_reports(ctx.store, keys=keys, header=survey.header, rows=survey.rows)
+                )
+            passwords = stack.enter_context(PasswordPool(processes=None if plan.fast else 1))
+            _apply_rows(ctx, plan, job.checkpoint, rows, passwords, live=live)
     except JobCancelled:
         cancelled = True
-    return _report(ctx, job, plan, survey, warnings, cancelled=cancelled)
+    return _report(ctx, job, plan, survey, warnings, cancelled=cancelled, live=live)
 
 
 def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
@@ -108,25 +117,33 @@ def _apply_rows(
     checkpoint: int,
     rows: Iterator[tuple[int, list[str]]],
     passwords: PasswordPool,
+    *,
+    live: LiveReports | None,
 ) -> None:
     pending = ((row, cells) for row, cells in rows if row > checkpoint)
     header = plan.header
-    parse = RememberingDecoder().parse_row if plan.fast else parse_row
+    parse_one = RememberingDecoder().parse_row if plan.fast else parse_row
 
-    def next_batch() -> list[RowDraft]:
-        return [
-            parse(header, cells, row) for row, cells in itertools.islice(pending, ctx.batch_rows)
-        ]
+    def next_rows() -> list[tuple[int, list[str]]]:
+        return list(itertools.islice(pending, ctx.batch_rows))
+
+    def parse(batch: list[tuple[int, list[str]]]) -> list[RowDraft]:
+        return [parse_one(header, cells, row) for row, cells in batch]
+
+    def committed(batch: list[tuple[int, list[str]]], decisions: list[Decision]) -> None:
+        if live is not None:
+            live.add(batch, (decision.result() for decision in decisions))
 
     if plan.fast:
-        apply_overlapped(ctx, plan, next_batch, passwords)
+        apply_overlapped(ctx, plan, next_rows, parse, passwords, committed=committed)
         return
     first = True
-    while drafts := next_batch():
+    while batch := next_rows():
         with unit_of_work(ctx.sessions) as session:
-            decisions = decide_batch(session, plan, drafts, verify=passwords.verify_all)
+            decisions = decide_batch(session, plan, parse(batch), verify=passwords.verify_all)
             apply_batch(session, plan, decisions, hashes=passwords.hash_all)
         batch_committed(ctx, plan.job_id, first=first)
+        committed(batch, decisions)
         first = False
 
 
@@ -148,17 +165,21 @@ def _report(
     warnings: dict[str, object],
     *,
     cancelled: bool,
+    live: LiveReports | None,
 ) -> Outcome:
     assert job.input_key is not None
     opener = _opener(ctx, job.input_key)
     with ctx.sessions() as session:
-        keys = write_reports(
-            ctx.store,
-            keys=report_keys(job.district_id, job.id),
-            header=survey.header,
-            rows=csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits),
-            results=_stored_results(session, job.id, ctx.batch_rows),
-        )
+        if live is not None and live.keys is not None:
+            keys = live.keys
+        else:
+            keys = write_reports(
+                ctx.store,
+                keys=report_keys(job.district_id, job.id),
+                header=survey.header,
+                rows=csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits),
+                results=_stored_results(session, job.id, ctx.batch_rows),
+            )
         counts = count_outcomes(_outcome_counts(session, job.id))
     if cancelled:
         counts["not_processed"] = survey.rows - sum(counts.values())

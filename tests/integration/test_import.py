@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import jobs.import_overlap
 import jobs.imports
+from jobs import csv_in
 from jobs.errors import TransientJobError
+from jobs.import_report import write_reports
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, run_job
 from jobs.passwords import verify_password
+from schemas.columns import Entity
 from storage.db import unit_of_work
 from storage.models import ClassStudent, EducatorSchool, ImportChange, Student
 from storage.objects import FolderStore
@@ -393,11 +396,14 @@ def test_an_import_interrupted_between_batches_resumes_with_the_same_outcome(
     with pytest.raises(TransientJobError):
         run_job(ctx, job_id, run_import)
     interrupted = finished(ctx, job_id)
+    reported_by_first = ctx.store.exists(f"imports/{roster.district.id}/{job_id}/result.csv")
     run_job(ctx, job_id, run_import)
     resumed = finished(ctx, job_id)
 
     # then
     assert (interrupted.job.status, interrupted.job.checkpoint) == ("queued", 5)
+    # the first run's reports, begun as its batches committed, were dropped unfinished
+    assert not reported_by_first
     assert resumed.job.status == "completed" and resumed.job.attempts == 2
     assert resumed.job.counts == {"created": 3, "updated": 4, "unchanged": 0, "failed": 0}
     assert [r["Result"] for r in resumed.results] == ["updated"] * 4 + ["created"] * 3
@@ -407,6 +413,84 @@ def test_an_import_interrupted_between_batches_resumes_with_the_same_outcome(
     # four last names and one school changed; seven values of each of three new students
     assert change_count(sessions, job_id) == 5 + 3 * 7
     assert read_csv(ctx.store, resumed.job.result_key)[0]["Row"] == "2"
+
+
+def _reports_from_stored_results(ctx: JobContext, job_id: str) -> tuple[bytes, bytes | None]:
+    """The job's two reports as the report pass writes them: the file read once more and
+    joined with the stored results."""
+    with ctx.sessions() as session:
+        job = session.get(jobs.imports.Job, job_id)
+        assert job is not None and job.input_key is not None
+        header = csv_in.survey(
+            jobs.imports._opener(ctx, job.input_key),
+            entity=Entity.STUDENTS,
+            purchased=(),
+            limits=ctx.import_limits,
+        ).header
+        keys = write_reports(
+            ctx.store,
+            keys=("again/result.csv", "again/errors.csv"),
+            header=header,
+            rows=csv_in.read_rows(
+                jobs.imports._opener(ctx, job.input_key),
+                encoding="utf-8",
+                limits=ctx.import_limits,
+            ),
+            results=jobs.imports._stored_results(session, job_id, 100),
+        )
+    return _read(ctx, keys.result_key), _read(ctx, keys.errors_key)
+
+
+def _read(ctx: JobContext, key: str | None) -> bytes | None:
+    if key is None:
+        return None
+    with ctx.store.open_read(key) as raw:
+        return raw.read()
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["applied", "dry-run"])
+def test_a_fresh_import_reports_each_batch_as_it_commits_with_the_report_pass_s_bytes(
+    ctx: JobContext, roster: SmallDistrict, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    # given a file of updates, new students and refused rows (over several batches)
+    lines = _resume_file(roster).split("\r\n")
+    lines += [",Bad,Grade,badgrade,pass9,809,13,North Elementary", f"{roster.students[0].id},x"]
+    data = "\r\n".join(lines).encode()
+    job_id = submit(ctx, roster, data, dry_run=dry_run)
+    opened: list[str] = []
+    real_open = ctx.store.open_read
+
+    def counting(key: str) -> object:
+        opened.append(key)
+        return real_open(key)
+
+    monkeypatch.setattr(ctx.store, "open_read", counting)
+
+    # when it is imported from its first row
+    run_job(ctx, job_id, run_import)
+    monkeypatch.undo()
+    run = finished(ctx, job_id)
+
+    # then the upload was read twice (the survey, the rows), not a third time for the reports
+    assert len(opened) == 2 and len(set(opened)) == 1
+    assert run.job.counts["failed"] == 2 and len(run.errors) == 2
+    # and the reports are byte for byte those the report pass writes from the stored results
+    assert _reports_from_stored_results(ctx, job_id) == (
+        _read(ctx, run.job.result_key),
+        _read(ctx, run.job.error_report_key),
+    )
+
+
+def test_a_fresh_import_without_refused_rows_leaves_no_errors_file(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # when a file without a refused row is imported from its first row
+    run = run_import_of(ctx, roster, _resume_file(roster))
+
+    # then there is a result file and no errors file, as from the report pass
+    assert run.job.status == "completed" and len(run.results) == 7
+    assert run.job.error_report_key is None
+    assert not ctx.store.exists(f"imports/{roster.district.id}/{run.job.id}/errors.csv")
 
 
 def test_a_row_that_hits_a_constraint_at_write_time_is_refused_alone(
