@@ -161,8 +161,9 @@ def _write_many(
                 other_column=link.other_column,
                 links={w.record_id: w.links[link.attr] for w in writes if link.attr in w.links},
             )
-    changes = [row for write in writes for row in _change_rows(plan, write)]
-    _insert(session, ImportChange, changes, fast=fast)
+    entity = plan.spec.entity.value
+    changes = [row for write in writes for row in _change_rows(plan, write, entity)]
+    _insert(session, ImportChange, _CHANGE_COLUMNS, changes, fast=fast)
 
 
 def _scalars(
@@ -180,9 +181,30 @@ def _scalars(
     return roster_writes.with_keys(scalars, plan.spec.keyed)
 
 
-def _change_rows(plan: ImportPlan, write: RecordWrite) -> list[dict[str, Any]]:
-    """The audit rows of one written record: every value it changed (a created record: every
-    value it set), the password only as "(changed)"."""
+_CHANGE_COLUMNS = (
+    "job_id",
+    "entity",
+    "record_id",
+    "row_number",
+    "column",
+    "old_value",
+    "new_value",
+)
+_RESULT_COLUMNS = (
+    "job_id",
+    "row_number",
+    "outcome",
+    "errors",
+    "record_id",
+    "claimed_name",
+    "claimed_external_id",
+)
+_OUTCOME_VALUE = {outcome: outcome.value for outcome in RowOutcome}
+
+
+def _change_rows(plan: ImportPlan, write: RecordWrite, entity: str) -> list[tuple[Any, ...]]:
+    """The audit rows of one written record (`_CHANGE_COLUMNS`): every value it changed (a
+    created record: every value it set), the password only as "(changed)"."""
     decision = write.decision
     if decision.outcome is RowOutcome.CREATED:
         changes = {attr: (None, value) for attr, value in decision.draft.values.items()}
@@ -190,16 +212,17 @@ def _change_rows(plan: ImportPlan, write: RecordWrite) -> list[dict[str, Any]]:
             changes["password"] = (None, None)
     else:
         changes = decision.changes
+    job_id, record_id, row = plan.job_id, write.record_id, decision.draft.row
     return [
-        {
-            "job_id": plan.job_id,
-            "entity": plan.spec.entity.value,
-            "record_id": write.record_id,
-            "row_number": decision.draft.row,
-            "column": _header(plan, attr),
-            "old_value": _shown(plan, attr, old),
-            "new_value": "(changed)" if attr == "password" else _shown(plan, attr, new),
-        }
+        (
+            job_id,
+            entity,
+            record_id,
+            row,
+            _header(plan, attr),
+            _shown(plan, attr, old),
+            "(changed)" if attr == "password" else _shown(plan, attr, new),
+        )
         for attr, (old, new) in changes.items()
     ]
 
@@ -221,52 +244,61 @@ def _shown(plan: ImportPlan, attr: str, value: Any) -> str | None:
 
 def _record_results(session: Session, plan: ImportPlan, decisions: Sequence[Decision]) -> None:
     rows = [
-        {
-            "job_id": plan.job_id,
-            "row_number": d.draft.row,
-            "outcome": d.outcome.value,
-            "errors": list(d.draft.errors),
-            "record_id": d.created_id or d.draft.record_id,
-            "claimed_name": None
-            if d.outcome is RowOutcome.FAILED
-            else d.claims.get("claimed_name"),
-            "claimed_external_id": (
-                None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_external_id")
-            ),
-        }
+        (
+            plan.job_id,
+            d.draft.row,
+            _OUTCOME_VALUE[d.outcome],
+            list(d.draft.errors),
+            d.created_id or d.draft.record_id,
+            None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_name"),
+            None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_external_id"),
+        )
         for d in decisions
     ]
     if plan.earlier is not None:
-        for row in rows:
-            for column in bulk_writes.EARLIER_ROW_COLUMNS:
-                plan.earlier.add(column, row[column])
-    _insert(session, ImportRowResult, rows, fast=plan.fast)
+        for column in bulk_writes.EARLIER_ROW_COLUMNS:
+            at = _RESULT_COLUMNS.index(column)
+            plan.earlier.add(column, (row[at] for row in rows))
+    _insert(session, ImportRowResult, _RESULT_COLUMNS, rows, fast=plan.fast)
 
 
 def _insert(
-    session: Session, model: type[Base], rows: Sequence[dict[str, Any]], *, fast: bool
+    session: Session,
+    model: type[Base],
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    fast: bool,
 ) -> None:
-    """One insert of `rows` (all with the same keys), or one `COPY` on the fast path."""
+    """One insert of `rows` (values of `columns`), or one `COPY` on the fast path."""
     if not rows:
         return
     table = roster_writes.table_of(model)
     if not fast:
-        session.execute(insert(table), rows)
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = tuple(rows[0])
-    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    bulk_writes.copy_rows(
-        session,
-        table.name,
-        columns,
-        ([json.dumps(row[c]) if c in json_columns else row[c] for c in columns] for row in rows),
-    )
+    json_at = [at for at, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    if json_at:
+        rows = [_with_json(row, json_at) for row in rows]
+    bulk_writes.copy_rows(session, table.name, columns, rows)
+
+
+_NO_ERRORS = json.dumps([])
+
+
+def _with_json(row: tuple[Any, ...], json_at: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for at in json_at:
+        value = values[at]
+        values[at] = _NO_ERRORS if isinstance(value, list) and not value else json.dumps(value)
+    return tuple(values)
 
 
 def _counts(decisions: Sequence[Decision]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for decision in decisions:
-        counts[decision.outcome.value] = counts.get(decision.outcome.value, 0) + 1
+        value = _OUTCOME_VALUE[decision.outcome]
+        counts[value] = counts.get(value, 0) + 1
     return counts
 
 

@@ -59,6 +59,10 @@ class Decision:
     created_id: int | None = None
 
     def header(self, plan: ImportPlan, attr: str) -> str:
+        return self.header_of(plan, attr)
+
+    @staticmethod
+    def header_of(plan: ImportPlan, attr: str) -> str:
         column = plan.columns.get(attr)
         return column.header if column else attr
 
@@ -139,7 +143,7 @@ def _earlier_rows(
         return {}
     if plan.fast:
         if plan.earlier is not None:
-            keys = [key for key in keys if plan.earlier.may_hold(column.key, key)]
+            keys = plan.earlier.may_hold(column.key, keys)
         return bulk_writes.first_rows(session, plan.job_id, column.key, keys)
     statement = (
         select(column, ImportRowResult.row_number)
@@ -165,36 +169,65 @@ def _resolve_links(session: Session, plan: ImportPlan, decisions: list[Decision]
         if link.resolve is None:
             _check_products(plan, link, decisions)
             continue
-        keys = {name_key(n) for d in decisions for n in _names(d.draft.values.get(link.attr))}
-        found = link.resolve(session, plan.scope.district_id, keys)
+        lists = {_names(d.draft.values.get(link.attr)) for d in decisions}
+        keys = {name: name_key(name) for names in lists for name in names}
+        found = link.resolve(session, plan.scope.district_id, set(keys.values()))
+        linked = _Linked(plan, link, found, keys)
         for decision in decisions:
-            _link_row(plan, link, decision, found)
+            linked.row(decision)
 
 
-def _link_row(
-    plan: ImportPlan, link: Link, decision: Decision, found: dict[str, Reference]
-) -> None:
-    if link.attr not in decision.draft.values:
-        return
-    header = decision.header(plan, link.attr)
-    stored: set[str] | None = None  # the stored names' keys, read only when they matter
-    ids: set[Any] = set()
-    for name in _names(decision.draft.values[link.attr]):
-        key = name_key(name)
-        reference = found.get(key)
-        if reference is None:
-            hint = colon_hint(name)
-            message = f"no {link.noun} named '{name}' in this district."
-            decision.draft.refuse(header, f"{message} {hint}" if hint else message)
-            continue
-        if not _may_add(plan, link, reference):
-            if stored is None:
-                stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
-            if key not in stored:
-                decision.draft.refuse(header, f"'{name}' is outside your {_reach(plan)}.")
+class _Linked:
+    """One link's cells of a batch resolved: each row's ids, or its refusals. The answer
+    for a list of names that did not depend on the row's stored record is kept for the
+    rows that give the same list (most rows of a district name the same few schools)."""
+
+    def __init__(
+        self, plan: ImportPlan, link: Link, found: dict[str, Reference], keys: dict[str, str]
+    ) -> None:
+        self._plan, self._link, self._found, self._keys = plan, link, found, keys
+        self._header = Decision.header_of(plan, link.attr)
+        self._known: dict[tuple[str, ...], tuple[frozenset[Any], tuple[str, ...]]] = {}
+
+    def row(self, decision: Decision) -> None:
+        attr = self._link.attr
+        if attr not in decision.draft.values:
+            return
+        names = _names(decision.draft.values[attr])
+        known = self._known.get(names)
+        if known is None:
+            ids, refusals, by_stored = self._resolved(decision, names)
+            known = (frozenset(ids), tuple(refusals))
+            if not by_stored:
+                self._known[names] = known
+        for message in known[1]:
+            decision.draft.refuse(self._header, message)
+        decision.link_ids[attr] = set(known[0])
+
+    def _resolved(
+        self, decision: Decision, names: tuple[str, ...]
+    ) -> tuple[set[Any], list[str], bool]:
+        """The row's ids and refusals, and whether its stored record was asked."""
+        plan, link = self._plan, self._link
+        stored: set[str] | None = None  # the stored names' keys, read only when they matter
+        ids: set[Any] = set()
+        refusals: list[str] = []
+        for name in names:
+            key = self._keys[name]
+            reference = self._found.get(key)
+            if reference is None:
+                hint = colon_hint(name)
+                message = f"no {link.noun} named '{name}' in this district."
+                refusals.append(f"{message} {hint}" if hint else message)
                 continue
-        ids.add(reference.id)
-    decision.link_ids[link.attr] = ids
+            if not _may_add(plan, link, reference):
+                if stored is None:
+                    stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
+                if key not in stored:
+                    refusals.append(f"'{name}' is outside your {_reach(plan)}.")
+                    continue
+            ids.add(reference.id)
+        return ids, refusals, stored is not None
 
 
 def _may_add(plan: ImportPlan, link: Link, reference: Reference) -> bool:

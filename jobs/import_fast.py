@@ -20,6 +20,7 @@ tests compare the two on every file of the corpus.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -240,23 +241,31 @@ class EarlierKeys:
     def __init__(self) -> None:
         self._bits: dict[str, bytearray] = {}
 
-    def add(self, column: str, key: object) -> None:
-        if key is None:
-            return
+    def add(self, column: str, keys: Iterable[object]) -> None:
+        """Record `keys` (None is no key) in `column`."""
         bits = self._bits.get(column)
         if bits is None:
             bits = self._bits[column] = bytearray(self.BITS >> 3)
-        for at in _places(key):
-            bits[at >> 3] |= 1 << (at & 7)
+        size = self.BITS
+        for key in keys:
+            if key is None:
+                continue
+            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
+            # the key's two bits: a record id's own number (no clash below `BITS`), a text's hash
+            first, second = hashed % size, (hashed >> 32) % size
+            bits[first >> 3] |= 1 << (first & 7)
+            bits[second >> 3] |= 1 << (second & 7)
 
-    def may_hold(self, column: str, key: object) -> bool:
+    def may_hold(self, column: str, keys: Iterable[Any]) -> list[Any]:
+        """The `keys` that an earlier row may have recorded in `column` (in their order)."""
         bits = self._bits.get(column)
         if bits is None:
-            return False
-        return all(bits[at >> 3] & (1 << (at & 7)) for at in _places(key))
-
-
-def _places(key: object) -> tuple[int, int]:
-    """The key's two bits: a record id's own number (no clash below `BITS`), a text's hash."""
-    hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
-    return hashed % EarlierKeys.BITS, (hashed >> 32) % EarlierKeys.BITS
+            return []
+        size = self.BITS
+        maybe = []
+        for key in keys:
+            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
+            first, second = hashed % size, (hashed >> 32) % size
+            if bits[first >> 3] >> (first & 7) & 1 and bits[second >> 3] >> (second & 7) & 1:
+                maybe.append(key)
+        return maybe
