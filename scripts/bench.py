@@ -551,17 +551,20 @@ def timed_import(ctx: Any, job_id: str) -> dict[str, Any]:
     from jobs.lifecycle import run_job
     from storage.models import Job
 
-    started = time.perf_counter()
-    run_job(ctx, job_id, run_import)
-    seconds = time.perf_counter() - started
+    with cpu_meter(ctx) as cpu:
+        started = time.perf_counter()
+        run_job(ctx, job_id, run_import)
+        seconds = time.perf_counter() - started
     with ctx.sessions() as session:
         job = session.get(Job, job_id)
         assert job is not None and job.status.startswith("completed"), job and job.error
         counts = dict(job.counts)
     rows = sum(counts.values())
-    return {"s": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds)} | {
-        f"{outcome}_rows": count for outcome, count in counts.items()
-    }
+    return (
+        {"s": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds)}
+        | {f"{outcome}_rows": count for outcome, count in counts.items()}
+        | cpu
+    )
 
 
 def child_import(url: str, name: str, source: str, mode: str) -> dict[str, Any]:
@@ -569,11 +572,15 @@ def child_import(url: str, name: str, source: str, mode: str) -> dict[str, Any]:
     job_id = submit_file(ctx, name, Path(source), "students", dry_run=mode == "dry")
     result = timed_import(ctx, job_id)
     if mode == "update" and is_postgres(url):
-        baseline = copy_update_baseline(ctx, Path(source).with_suffix(".valid.csv"))
+        with cpu_meter(ctx) as cpu:
+            baseline = copy_update_baseline(ctx, Path(source).with_suffix(".valid.csv"))
         result |= {
             "copy_update_baseline_s": baseline,
             "ratio_vs_copy_update": round(result["s"] / baseline, 2),
         }
+        result |= prefixed("copy_update_baseline", cpu)
+        if cpu.get("cpu_s"):
+            result["cpu_ratio_vs_copy_update"] = round(result["cpu_s"] / cpu["cpu_s"], 2)
     return result
 
 
