@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from jobs.lifecycle import JobContext, run_job
 from jobs.passwords import verify_password
 from schemas.columns import Entity
 from storage.db import unit_of_work
-from storage.models import ClassStudent, EducatorSchool, ImportChange, Student
+from storage.models import ClassStudent, EducatorSchool, ImportChange, Student, StudentSchool
 from storage.objects import FolderStore
 from tests import factories
 from tests.factories import SmallDistrict
@@ -182,6 +183,35 @@ def test_a_teachers_import_touching_a_student_outside_their_classes_refuses_that
     assert (run.outcome(2), run.outcome(3)) == ("failed", "updated")
     assert f"no student with Database ID {amelie.id} is in your roster" in run.errors_of(2)
     assert student(ctx.sessions, "anguyen").last_name == "Nguyễn"
+
+
+def test_a_school_admin_keeps_a_school_outside_their_own_only_on_a_record_that_has_it(
+    ctx: JobContext, roster: SmallDistrict, sessions: sessionmaker[Session]
+) -> None:
+    # given a North student also at South, and the admin of North alone
+    with unit_of_work(sessions) as session:
+        both = factories.student(session, roster.north, username="both")
+        session.add(StudentSchool(student_id=both.id, school_id=roster.south.id))
+    jose, zoe = roster.students[0], roster.students[1]
+    schools = "North Elementary;South Middle"
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{jose.id},José,García,jgarcia,,000123,3,{schools}",
+            f"{both.id},Sam,{both.last_name},both,,{both.external_id},3,{schools}",
+            f"{zoe.id},Zoë,D'Angelo,zdangelo,,000124,K,{schools}",
+        ]
+    )
+
+    # when the three rows, one batch, all list North and South
+    run = run_import_of(
+        replace(ctx, batch_rows=10), roster, data, username=roster.school_admin.username
+    )
+
+    # then only the record that already had South keeps it; the others may not add it
+    assert [run.outcome(n) for n in (2, 3, 4)] == ["failed", "unchanged", "failed"]
+    for row in (2, 4):
+        assert run.errors_of(row) == "Organizations: 'South Middle' is outside your schools."
 
 
 def test_an_id_of_another_district_gets_the_same_refusal_as_one_that_does_not_exist(
