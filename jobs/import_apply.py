@@ -143,18 +143,20 @@ def _write_many(
 ) -> None:
     """A batch's writes in a few statements: updates grouped by the columns they change,
     creates with RETURNING, link sets replaced per link table, every change in one insert
-    (`fast`: updates and changes through `COPY`)."""
+    (`fast`: updates, creates, links and changes through `COPY`)."""
     model = plan.spec.model
     updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
     creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]
     write_updates = bulk_writes.update_copied if fast else roster_writes.update_many
     write_updates(session, model, [(w.record_id, w.scalars) for w in updates])
-    new_ids = roster_writes.insert_many(session, model, [w.scalars for w in creates])
+    insert = bulk_writes.insert_copied if fast else roster_writes.insert_many
+    new_ids = insert(session, model, [w.scalars for w in creates])
     for write, new_id in zip(creates, new_ids, strict=True):
         write.decision.created_id = new_id
+    replace_links = bulk_writes.replace_links_copied if fast else roster_writes.replace_links
     for link in plan.spec.links:
         if link.table is not None:
-            roster_writes.replace_links(
+            replace_links(
                 session,
                 link.table,
                 owner_column=link.owner_column,

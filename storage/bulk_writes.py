@@ -11,17 +11,17 @@ Postgres only: SQLite keeps the general writes.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Table, text
+from sqlalchemy import ARRAY, Integer, Table, any_, bindparam, delete, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from storage.models import Base
-from storage.roster_writes import table_of, update_many
+from storage.roster_writes import by_columns, insert_many, table_of, update_many
 
 COPY_AT_LEAST = 50
 """Fewer updates of one set of columns go by `executemany`: a temporary table costs more."""
@@ -96,6 +96,101 @@ def _update_from(
         )
     )
     session.execute(text(f"DROP TABLE {temporary}"))
+
+
+def insert_copied(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """`roster_writes.insert_many` through `COPY`: each large set of columns is copied into a
+    temporary table with each row's place, then inserted in that order with one
+    `INSERT … SELECT … ORDER BY`, so the sequence numbers them exactly as `insert_many`
+    would (its groups in the same order, each in row order). The model's scalar defaults
+    are written as `insert` writes them; a model with a computed default keeps `insert_many`."""
+    table = table_of(model)
+    defaults = _scalar_defaults(table)
+    if defaults is None:
+        return insert_many(session, model, rows)
+    ids: list[int] = [0] * len(rows)
+    for columns, positions in by_columns(rows).items():
+        group = [rows[i] for i in positions]
+        if len(group) < COPY_AT_LEAST:
+            new_ids = insert_many(session, model, group)
+        else:
+            new_ids = _insert_from(session, table, columns, group, defaults)
+        for position, new_id in zip(positions, new_ids, strict=True):
+            ids[position] = new_id
+    return ids
+
+
+def _scalar_defaults(table: Table) -> dict[str, Any] | None:
+    """Column -> the constant `insert` writes when a row gives none (None: one is computed)."""
+    defaults: dict[str, Any] = {}
+    for column in table.c:
+        default = column.default
+        if default is None or column.primary_key:
+            continue
+        if not default.is_scalar:
+            return None
+        defaults[column.name] = default.arg  # type: ignore[attr-defined]
+    return defaults
+
+
+def _insert_from(
+    session: Session,
+    table: Table,
+    columns: tuple[str, ...],
+    group: list[dict[str, Any]],
+    defaults: dict[str, Any],
+) -> list[int]:
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    added = tuple(column for column in defaults if column not in columns)
+    names = (*columns, *added)
+    temporary = f"import_creates_{next(_temporary)}"
+    listed = ", ".join(quote(column) for column in names)
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
+            f"SELECT {listed}, 0 AS place FROM {quote(table.name)} WITH NO DATA"
+        )
+    )
+    extra = tuple(defaults[column] for column in added)
+    copy_rows(
+        session,
+        temporary,
+        (*names, "place"),
+        ((*(row[c] for c in columns), *extra, place) for place, row in enumerate(group)),
+    )
+    inserted = session.execute(
+        text(
+            f"INSERT INTO {quote(table.name)} ({listed}) "
+            f"SELECT {listed} FROM {temporary} ORDER BY place RETURNING id"
+        )
+    )
+    # one statement takes its numbers from the sequence in the order it inserts, rising
+    new_ids = sorted(int(new_id) for new_id in inserted.scalars())
+    session.execute(text(f"DROP TABLE {temporary}"))
+    return new_ids
+
+
+def replace_links_copied(
+    session: Session,
+    link: type[Base],
+    *,
+    owner_column: str,
+    other_column: str,
+    links: dict[int, Collection[Any]],
+) -> None:
+    """`roster_writes.replace_links`: the owners' links deleted with one array of their ids,
+    the new ones copied."""
+    if not links:
+        return
+    table = table_of(link)
+    owners = bindparam("owners", list(links), type_=ARRAY(Integer))
+    session.execute(delete(table).where(table.c[owner_column] == any_(owners)))
+    copy_rows(
+        session,
+        table.name,
+        (owner_column, other_column),
+        ((owner, other) for owner, others in links.items() for other in sorted(others)),
+    )
 
 
 def first_rows(session: Session, job_id: str, column: str, keys: Sequence[Any]) -> dict[Any, int]:

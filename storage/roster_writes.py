@@ -31,7 +31,7 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[dict[str, An
     """Insert `rows` (one statement per set of columns given); answers their ids in order."""
     table = table_of(model)
     ids: list[int] = [0] * len(rows)
-    for columns, positions in _by_columns(rows).items():
+    for columns, positions in by_columns(rows).items():
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         params = [{column: rows[i][column] for column in columns} for i in positions]
         new_ids = session.execute(statement, params).scalars().all()
@@ -45,7 +45,7 @@ def update_many(
 ) -> None:
     """Update each `(record id, values)`, one executemany per set of columns changed."""
     table = table_of(model)
-    grouped = _by_columns([values for _, values in rows])
+    grouped = by_columns([values for _, values in rows])
     for columns, positions in grouped.items():
         if not columns:
             continue
@@ -83,7 +83,7 @@ def replace_links(
         session.execute(insert(table), rows)
 
 
-def _by_columns(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], list[int]]:
+def by_columns(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], list[int]]:
     """Positions of `rows` grouped by the columns each sets."""
     groups: dict[tuple[str, ...], list[int]] = {}
     for position, row in enumerate(rows):
