@@ -2,7 +2,9 @@
 
 The same writes as `storage.roster_writes` and the same answers as the general checks, in
 fewer round trips: rows go in with `COPY … FROM STDIN` (psycopg 3), updates are copied into
-a temporary table and applied with one `UPDATE … FROM` per set of columns changed. All of it
+a temporary table and applied with one `UPDATE … FROM` per set of columns changed, new
+records are copied into one and inserted in row order (numbered as `insert_many` numbers
+them), and link sets are deleted by one array of owners and copied in again. All of it
 runs inside the session's transaction; a database error comes out as SQLAlchemy's own
 (`IntegrityError` and the rest), as from any other statement, so callers handle it the same.
 Postgres only: SQLite keeps the general writes.
