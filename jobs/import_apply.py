@@ -132,8 +132,8 @@ def _planned(plan: ImportPlan, decision: Decision, hashed: dict[int, str]) -> Re
         return None
     links = {
         link.attr: decision.link_ids.get(link.attr, set())
-        for link in plan.spec.links
-        if link.table is not None and link.attr in values
+        for link in plan.spec.link_tables
+        if link.attr in values
     }
     return RecordWrite(decision, scalars, links)
 
@@ -173,7 +173,7 @@ def _scalars(
 ) -> dict[str, Any]:
     """Column values of the record itself: links left out, the school of a class as its id,
     the password as its hash."""
-    links = {link.attr: link for link in plan.spec.links}
+    links = plan.spec.link_attrs
     scalars = {attr: value for attr, value in values.items() if attr not in links}
     if "school" in values and "school" in links:
         scalars["school_id"] = next(iter(decision.link_ids["school"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -67,6 +68,16 @@ class EntitySpec:
     links: tuple[Link, ...]
     unique: tuple[Unique, ...]
     keyed: dict[str, str]  # attr -> its lower-cased twin column (username -> username_key)
+
+    @cached_property
+    def link_attrs(self) -> frozenset[str]:
+        """The attributes that are links, not columns of the record itself."""
+        return frozenset(link.attr for link in self.links)
+
+    @cached_property
+    def link_tables(self) -> tuple[Link, ...]:
+        """The links kept in a link table (a class's school is a column of its own)."""
+        return tuple(link for link in self.links if link.table is not None)
 
 
 Loader = Callable[[Session, Scope, tuple[int, ...]], Iterable[dict[str, Any]]]
