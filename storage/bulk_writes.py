@@ -76,14 +76,8 @@ def _update_from(
     group: list[tuple[int, dict[str, Any]]],
 ) -> None:
     quote = session.get_bind().dialect.identifier_preparer.quote
-    temporary = f"import_updates_{next(_temporary)}"
     listed = ", ".join(quote(column) for column in columns)
-    session.execute(
-        text(
-            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
-            f"SELECT id, {listed} FROM {quote(table.name)} WITH NO DATA"
-        )
-    )
+    temporary = _empty_table_like(session, table, "import_updates", f"id, {listed}")
     copy_rows(
         session,
         temporary,
@@ -145,14 +139,8 @@ def _insert_from(
     quote = session.get_bind().dialect.identifier_preparer.quote
     added = tuple(column for column in defaults if column not in columns)
     names = (*columns, *added)
-    temporary = f"import_creates_{next(_temporary)}"
     listed = ", ".join(quote(column) for column in names)
-    session.execute(
-        text(
-            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
-            f"SELECT {listed}, 0 AS place FROM {quote(table.name)} WITH NO DATA"
-        )
-    )
+    temporary = _empty_table_like(session, table, "import_creates", f"{listed}, 0 AS place")
     extra = tuple(defaults[column] for column in added)
     copy_rows(
         session,
@@ -193,6 +181,19 @@ def replace_links_copied(
         (owner_column, other_column),
         ((owner, other) for owner, others in links.items() for other in sorted(others)),
     )
+
+
+def _empty_table_like(session: Session, table: Table, prefix: str, selected: str) -> str:
+    """A new temporary table, dropped at commit, with the `selected` columns of `table`."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    temporary = f"{prefix}_{next(_temporary)}"
+    session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
+            f"SELECT {selected} FROM {quote(table.name)} WITH NO DATA"
+        )
+    )
+    return temporary
 
 
 def first_rows(session: Session, job_id: str, column: str, keys: Sequence[Any]) -> dict[Any, int]:
