@@ -72,7 +72,7 @@ class RecordWrite:
 
     @property
     def record_id(self) -> int:
-        record_id = self.decision.created_id or self.decision.draft.record_id
+        record_id = self.decision.record_id
         assert record_id is not None
         return record_id
 
@@ -251,7 +251,7 @@ def _record_results(session: Session, plan: ImportPlan, decisions: Sequence[Deci
             d.draft.row,
             _OUTCOME_VALUE[d.outcome],
             list(d.draft.errors),
-            d.created_id or d.draft.record_id,
+            d.record_id,
             None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_name"),
             None if d.outcome is RowOutcome.FAILED else d.claims.get("claimed_external_id"),
         )

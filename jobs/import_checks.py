@@ -66,10 +66,14 @@ class Decision:
         column = plan.columns.get(attr)
         return column.header if column else attr
 
+    @property
+    def record_id(self) -> int | None:
+        """The record the row names, or the one it created."""
+        return self.created_id or self.draft.record_id
+
     def result(self) -> RowResult:
         """The row's result, as it is stored and reported."""
-        record_id = self.created_id or self.draft.record_id
-        return RowResult(self.draft.row, self.outcome, tuple(self.draft.errors), record_id)
+        return RowResult(self.draft.row, self.outcome, tuple(self.draft.errors), self.record_id)
 
 
 PasswordChecks = Callable[[Sequence[tuple[str, str | None]]], list[bool]]

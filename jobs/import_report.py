@@ -51,15 +51,24 @@ def write_reports(
     results: Iterable[RowResult],
 ) -> ReportKeys:
     """Both files from the input rows and the stored results (a pass over the file)."""
+    with _opened(store, keys, header) as report:
+        for row, cells, result in _joined(rows, results):
+            report.add(row, cells, result)
+    return _kept(store, keys, report)
+
+
+@contextmanager
+def _opened(store: ObjectStore, keys: tuple[str, str], header: Header) -> Iterator[ReportRows]:
+    """Both objects open for writing: written if the block ends, dropped if it raises."""
     with ExitStack() as stack:
-        report = ReportRows(
-            header,
-            stack.enter_context(store.open_write(keys[0])),
-            stack.enter_context(store.open_write(keys[1])),
-        )
-        with report:
-            for row, cells, result in _joined(rows, results):
-                report.add(row, cells, result)
+        result_raw = stack.enter_context(store.open_write(keys[0]))
+        errors_raw = stack.enter_context(store.open_write(keys[1]))
+        with ReportRows(header, result_raw, errors_raw) as report:
+            yield report
+
+
+def _kept(store: ObjectStore, keys: tuple[str, str], report: ReportRows) -> ReportKeys:
+    """The reports' keys, once written: an errors file without a refused row is removed."""
     if not report.failed:
         store.delete(keys[1])
     return ReportKeys(keys[0], keys[1] if report.failed else None)
@@ -130,19 +139,14 @@ def live_reports(
     """Both objects open for writing while the run goes; kept if all `rows` were added,
     dropped (never visible) otherwise, and dropped if the run raises."""
     try:
-        with ExitStack() as stack:
-            result_raw = stack.enter_context(store.open_write(keys[0]))
-            errors_raw = stack.enter_context(store.open_write(keys[1]))
-            with ReportRows(header, result_raw, errors_raw) as report:
-                live = LiveReports(report)
-                yield live
+        with _opened(store, keys, header) as report:
+            live = LiveReports(report)
+            yield live
             if live.rows != rows:
                 raise _Unfinished
     except _Unfinished:
         return
-    if not report.failed:
-        store.delete(keys[1])
-    live.keys = ReportKeys(keys[0], keys[1] if report.failed else None)
+    live.keys = _kept(store, keys, report)
 
 
 def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:

@@ -94,7 +94,7 @@ def _run(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
             _apply_rows(ctx, plan, job.checkpoint, rows, passwords, live=live)
     except JobCancelled:
         cancelled = True
-    return _report(ctx, job, plan, survey, warnings, cancelled=cancelled, live=live)
+    return _report(ctx, job, survey, warnings, keys=keys, cancelled=cancelled, live=live)
 
 
 def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
@@ -160,10 +160,10 @@ def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:
 def _report(
     ctx: JobContext,
     job: Job,
-    plan: ImportPlan,
     survey: csv_in.FileSurvey,
     warnings: dict[str, object],
     *,
+    keys: tuple[str, str],
     cancelled: bool,
     live: LiveReports | None,
 ) -> Outcome:
@@ -171,11 +171,11 @@ def _report(
     opener = _opener(ctx, job.input_key)
     with ctx.sessions() as session:
         if live is not None and live.keys is not None:
-            keys = live.keys
+            written = live.keys
         else:
-            keys = write_reports(
+            written = write_reports(
                 ctx.store,
-                keys=report_keys(job.district_id, job.id),
+                keys=keys,
                 header=survey.header,
                 rows=csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits),
                 results=_stored_results(session, job.id, ctx.batch_rows),
@@ -189,8 +189,8 @@ def _report(
     return Outcome(
         status,
         counts=counts,
-        result_key=keys.result_key,
-        error_report_key=keys.errors_key,
+        result_key=written.result_key,
+        error_report_key=written.errors_key,
         warnings=warnings,
     )
 
