@@ -147,7 +147,7 @@ def _write_many(
     model = plan.spec.model
     updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
     creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]
-    write_updates = bulk_writes.update_copied if fast else roster_writes.update_many
+    write_updates = bulk_writes.update_unnested if fast else roster_writes.update_many
     write_updates(session, model, [(w.record_id, w.scalars) for w in updates])
     insert = bulk_writes.insert_copied if fast else roster_writes.insert_many
     new_ids = insert(session, model, [w.scalars for w in creates])

@@ -261,21 +261,29 @@ def _renames(ctx: JobContext, clash_at: int) -> FileOf:
 
 
 def test_a_batch_that_hits_a_constraint_at_write_time_falls_back_with_the_same_results(
-    ctx: JobContext, engine: Engine, copies: list[str], monkeypatch: pytest.MonkeyPatch
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given 120 updates in batches of 60, and another writer taking 'jgarcia' between the
     # checks and the writes of the second batch (the uniqueness check is blind to it)
     ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=60)
     monkeypatch.setattr("storage.references.holders", lambda *args, **kwargs: {})
     run = _importer(ctx, engine, with_pupils(120), _renames(ctx, clash_at=90))
+    updated_at_once: list[int] = []
+    update_unnested = bulk_writes.update_unnested
+
+    def counted(session: Session, model: Any, rows: Any) -> None:
+        updated_at_once.append(len(rows))
+        update_unnested(session, model, rows)
+
+    monkeypatch.setattr(bulk_writes, "update_unnested", counted)
 
     # when
     general = run(run_general_import)
     fast = run(run_import)
 
-    # then the first batch's 60 updates went through a temporary table; the second's
-    # UPDATE … FROM hit the constraint and fell back to one row at a time
-    assert sum(table.startswith("import_updates_") for table in copies) == 2
+    # then each batch's 60 updates went in one statement; the second's hit the constraint
+    # and fell back to one row at a time
+    assert updated_at_once == [60, 60]
     # and the one row is refused, every other row applies, on both paths alike
     outcomes = [outcome for _, outcome, *_ in fast.results]
     assert outcomes == ["updated"] * 90 + ["failed"] + ["updated"] * 29
