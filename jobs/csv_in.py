@@ -220,6 +220,8 @@ def _data_rows(records: Iterator[tuple[int, list[str]]], limits: ImportLimits) -
 
 
 def _is_blank(cells: Sequence[str]) -> bool:
+    if cells and cells[0] and not cells[0][0].isspace():
+        return False  # a first cell that starts with text: every row of a usual file
     return all(not cell.strip() for cell in cells)
 
 

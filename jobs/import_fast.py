@@ -6,7 +6,8 @@ how each stage gets its answer differs, never the answer:
 - row stage: a cell's decoding is remembered per column (`RememberingDecoder`), since a
   codec is a pure function of the column and the cell text and a district's files repeat
   the same grades, yes/no answers, languages and names on most rows;
-- row stage: a row whose every cell is taken as is is built in one step;
+- row stage: a batch's remembered values are looked up a column at a time, and a row whose
+  every cell is taken as is is built in one step;
 - checks: the earlier rows of the job are found by one index probe per key
   (`storage.bulk_writes.first_rows`), whatever the planner's statistics say about a table
   that grew by the whole file in the last minutes, and only for the keys that an earlier
@@ -21,8 +22,9 @@ tests compare the two on every file of the corpus.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -82,14 +84,38 @@ class RememberingDecoder:
         self._layout_of_header: _Layout | None = None
 
     def parse_row(self, header: Header, cells: list[str], row: int) -> RowDraft:
-        layout = self._layout(header)
-        if len(cells) < layout.width:
-            cells = [*cells, *([""] * (layout.width - len(cells)))]
-        return self._quickly(layout, cells, row) or self._slowly(header, cells, row)
+        return self.parse_batch(header, [(row, cells)])[0]
 
-    def _quickly(self, layout: _Layout, cells: list[str], row: int) -> RowDraft | None:
-        picked = layout.pick(cells)
-        values = [get(raw, _REFUSED) for get, raw in zip(layout.getters, picked, strict=True)]
+    def parse_batch(self, header: Header, batch: Sequence[tuple[int, list[str]]]) -> list[RowDraft]:
+        """`parse_row` of each `(row, cells)`, in order. The remembered values are looked
+        up a column at a time over the whole batch (one `map` of the column's dictionary,
+        no Python loop per cell); each row is then built from its values, or the long way."""
+        layout = self._layout(header)
+        width = layout.width
+        padded = [c if len(c) >= width else [*c, *([""] * (width - len(c)))] for _, c in batch]
+        picked = list(map(layout.pick, padded))
+        by_column = zip(*picked, strict=True) if layout.getters else ()
+        looked_up = [
+            list(map(get, raws, repeat(_REFUSED)))
+            for get, raws in zip(layout.getters, by_column, strict=True)
+        ]
+        values_of_rows = zip(*looked_up, strict=True) if looked_up else [()] * len(batch)
+        drafts = []
+        rows = zip(batch, padded, picked, values_of_rows, strict=True)
+        for (row, _), cells, cut, values in rows:
+            draft = self._quickly(layout, cells, row, cut, list(values))
+            drafts.append(draft or self._slowly(header, cells, row))
+        return drafts
+
+    def _quickly(
+        self,
+        layout: _Layout,
+        cells: list[str],
+        row: int,
+        picked: tuple[str, ...],
+        values: list[Any],
+    ) -> RowDraft | None:
+        """The row built from its picked cells' `values` (`_REFUSED` where not remembered)."""
         if _REFUSED in values and not self._fill(layout, values, picked):
             return None
         for first, later in layout.repeats:

@@ -122,13 +122,15 @@ def _apply_rows(
 ) -> None:
     pending = ((row, cells) for row, cells in rows if row > checkpoint)
     header = plan.header
-    parse_one = RememberingDecoder().parse_row if plan.fast else parse_row
+    decoder = RememberingDecoder() if plan.fast else None
 
     def next_rows() -> list[tuple[int, list[str]]]:
         return list(itertools.islice(pending, ctx.batch_rows))
 
     def parse(batch: list[tuple[int, list[str]]]) -> list[RowDraft]:
-        return [parse_one(header, cells, row) for row, cells in batch]
+        if decoder is not None:
+            return decoder.parse_batch(header, batch)
+        return [parse_row(header, cells, row) for row, cells in batch]
 
     def committed(batch: list[tuple[int, list[str]]], decisions: list[Decision]) -> None:
         if live is not None:

@@ -249,7 +249,12 @@ def copy_records(session: Session, statement: Select[Any]) -> Iterator[Iterator[
 def _compiled(session: Session, statement: Select[Any]) -> tuple[str, dict[str, Any]]:
     """The statement's SQL with psycopg placeholders, and its parameters (bound client-side
     by psycopg, quoted as literals: COPY takes no server-side parameters)."""
-    compiled = statement.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
-    )
-    return str(compiled), dict(compiled.params)
+    dialect = session.get_bind().dialect
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = dict(compiled.params)
+    for key, bind in compiled.binds.items():
+        # as an execution would send it (`storage.listing.among` binds its ids as one text)
+        process = bind.type.bind_processor(dialect)
+        if process is not None and key in params:
+            params[key] = process(params[key])
+    return str(compiled), params

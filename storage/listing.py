@@ -13,8 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, Select, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    Dialect,
+    Result,
+    Select,
+    String,
+    TypeDecorator,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from storage.models import ClassGroup, School
 
@@ -101,9 +115,56 @@ def count_where(session: Session, model: type[Any], conditions: Sequence[Any]) -
 
 
 def among(column: QueryableAttribute[int], ids: Collection[int]) -> ColumnElement[bool]:
-    """`column IN (ids)` with the ids written into the statement: they are whole numbers, and
-    an import batch's thousand placeholders would cost more to bind than the rows to read."""
-    return column.in_(bindparam(f"{column.key}_among", [int(i) for i in ids], literal_execute=True))
+    """`column IN (ids)` with the ids sent as one text parameter: an import batch's thousand
+    placeholders, or its ids rendered into the statement one literal at a time, cost more
+    than the rows to read (measured: 1.2 s against 1.05 s of this process's time to load
+    100,000 students a thousand at a time, and the database answers sooner too).
+
+    Postgres reads `= ANY('{1,2,…}'::integer[])`, SQLite `IN (SELECT value FROM
+    json_each('[1,2,…]'))`; the statement's compiled form is cached like any other."""
+    return _Among(column, bindparam(f"{column.key}_among", [int(i) for i in ids], _IdList()))
+
+
+class _IdList(TypeDecorator[list[int]]):
+    """Whole numbers bound as one text: a Postgres array literal, or a JSON array elsewhere."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> str:
+        joined = ",".join(map(str, value or ()))
+        return f"{{{joined}}}" if dialect.name == "postgresql" else f"[{joined}]"
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[int]:
+        raise NotImplementedError("a bound list of ids only")
+
+
+class _Among(ColumnElement[bool]):
+    """`among`'s condition: a column and the bound list of ids it must be one of."""
+
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition already: no "= 1" where booleans are numbers
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012  (SQLAlchemy's own attribute, read from the class)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("ids", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: QueryableAttribute[int], ids: BindParameter[list[int]]) -> None:
+        self.column = column.__clause_element__()
+        self.ids = ids
+
+
+@compiles(_Among)
+def _among_elsewhere(element: _Among, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} IN (SELECT value FROM json_each({ids}))"
+
+
+@compiles(_Among, "postgresql")
+def _among_on_postgres(element: _Among, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY(CAST({ids} AS INTEGER[]))"
 
 
 def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:

@@ -69,6 +69,27 @@ def test_remembered_decoding_builds_every_row_as_parse_row_does(seed: int, limit
         assert _ordered(decoder.parse_row(HEADER, cells, row)) == _ordered(expected)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), limit=st.sampled_from([1, 3, 2048]), size=st.integers(1, 60))
+def test_a_batch_decoded_column_by_column_gives_each_row_parse_row_gives(
+    seed: int, limit: int, size: int
+) -> None:
+    # given batches of rows as above: a cell first seen, and remembered, in the middle of
+    # a batch whose other rows were looked up before it was
+    rng = random.Random(seed)
+    decoder = RememberingDecoder(limit=limit)
+    rows = []
+    for row in range(2, 200):
+        cells = [_cell(column.attr, rng) for _, column in HEADER.columns]
+        rows.append((row, cells[: rng.randrange(len(cells))] if rng.random() < 0.1 else cells))
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+
+        # when / then
+        expected = [_ordered(parse_row(HEADER, cells, row)) for row, cells in batch]
+        assert [_ordered(d) for d in decoder.parse_batch(HEADER, batch)] == expected
+
+
 def test_a_column_of_more_texts_than_the_limit_is_decoded_cell_by_cell_from_then_on() -> None:
     decoder = RememberingDecoder(limit=4)
     for n in range(10):
