@@ -332,16 +332,21 @@ def touched_keys(plan: ImportPlan, decisions: Sequence[Decision]) -> set[tuple[s
     """Every key the batch's checks looked up or its writes may change: the Database IDs
     named, and for each unique column the key each row asks for and the one its record
     held (as (claim column, key) pairs; `jobs.import_overlap` compares two batches')."""
-    keys: set[tuple[str, Any]] = set()
+    keys: set[tuple[str, Any]] = {
+        ("record_id", d.draft.record_id) for d in decisions if d.draft.record_id is not None
+    }
     for decision in decisions:
-        draft, stored = decision.draft, decision.stored or {}
-        if draft.record_id is not None:
-            keys.add(("record_id", draft.record_id))
         keys.update(decision.claims.items())
-        for unique in plan.spec.unique:
-            for value in (draft.values.get(unique.attr), stored.get(unique.attr)):
-                if isinstance(value, str) and value:
-                    keys.add((unique.claim, _unique_key(unique.attr, value)))
+    for unique in plan.spec.unique:
+        attr = unique.attr
+        # a row's value and its record's are mostly the same text: each keyed once
+        values = {d.draft.values.get(attr) for d in decisions}
+        values.update((d.stored or {}).get(attr) for d in decisions)
+        keys.update(
+            (unique.claim, _unique_key(attr, value))
+            for value in values
+            if isinstance(value, str) and value
+        )
     return keys
 
 
