@@ -96,8 +96,8 @@ class RememberingDecoder:
         picked = list(map(layout.pick, padded))
         by_column = zip(*picked, strict=True) if layout.getters else ()
         looked_up = [
-            list(map(get, raws, repeat(_REFUSED)))
-            for get, raws in zip(layout.getters, by_column, strict=True)
+            self._looked_up(column, get, raws)
+            for column, get, raws in zip(layout.columns, layout.getters, by_column, strict=True)
         ]
         values_of_rows = zip(*looked_up, strict=True) if looked_up else [()] * len(batch)
         drafts = []
@@ -106,6 +106,19 @@ class RememberingDecoder:
             draft = self._quickly(layout, cells, row, cut, list(values))
             drafts.append(draft or self._slowly(header, cells, row))
         return drafts
+
+    def _looked_up(self, column: Column, get: Any, raws: tuple[str, ...]) -> list[Any]:
+        """A column's values for a batch's cells (`_REFUSED` where not taken as is). Texts
+        the column has not shown before are decoded first, once each: a file sorted by
+        school brings a new school name on hundreds of rows of one batch at a time."""
+        values = list(map(get, raws, repeat(_REFUSED)))
+        if _REFUSED in values and self._remembers(column):
+            for raw in dict.fromkeys(r for r, v in zip(raws, values, strict=True) if v is _REFUSED):
+                if not self._remembers(column):
+                    break  # too many texts: the rest of the column goes cell by cell
+                self._value(column, raw)
+            values = list(map(get, raws, repeat(_REFUSED)))
+        return values
 
     def _quickly(
         self,
