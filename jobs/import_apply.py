@@ -2,7 +2,8 @@
 
 The caller owns the transaction; committing it is the import's checkpoint. The batch is
 written in a few statements (`_write_many`); on the fast path (`ImportPlan.fast`, Postgres)
-updates, row results and audit rows go through `COPY` (`storage.bulk_writes`). A row that
+updates go as arrays in one statement per set of columns, and new records, link sets, row
+results and audit rows through `COPY` (`storage.bulk_writes`). A row that
 hits a constraint at write time (a race with another writer) is refused on its own: the
 same writes are then made row by row, each in a savepoint, the general way, and the others
 still apply. A dry run writes row results and the checkpoint but nothing to the roster.
@@ -143,7 +144,7 @@ def _write_many(
 ) -> None:
     """A batch's writes in a few statements: updates grouped by the columns they change,
     creates with RETURNING, link sets replaced per link table, every change in one insert
-    (`fast`: updates, creates, links and changes through `COPY`)."""
+    (`fast`: updates from arrays; creates, links and changes through `COPY`)."""
     model = plan.spec.model
     updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
     creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]

@@ -12,8 +12,8 @@ how each stage gets its answer differs, never the answer:
   (`storage.bulk_writes.first_rows`), whatever the planner's statistics say about a table
   that grew by the whole file in the last minutes, and only for the keys that an earlier
   row of this run may have recorded (`EarlierKeys`): nearly every key is new;
-- apply: updates, new records, link sets, row results and audit rows go through `COPY`
-  (`storage.bulk_writes`);
+- apply: updates go as arrays, one `UPDATE … FROM unnest(…)` per set of columns; new
+  records, link sets, row results and audit rows go through `COPY` (`storage.bulk_writes`);
 - passwords: hashed and verified in a process pool (`jobs.password_pool`).
 
 The general path stays the reference (`jobs.imports.run_general_import`, and SQLite), and
