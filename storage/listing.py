@@ -135,9 +135,6 @@ class _IdList(TypeDecorator[list[int]]):
         joined = ",".join(map(str, value or ()))
         return f"{{{joined}}}" if dialect.name == "postgresql" else f"[{joined}]"
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> list[int]:
-        raise NotImplementedError("a bound list of ids only")
-
 
 class _Among(ColumnElement[bool]):
     """`among`'s condition: a column and the bound list of ids it must be one of."""
