@@ -22,11 +22,9 @@ general path; a batch checked but not yet written is then dropped, nothing of it
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +36,7 @@ from jobs.import_checks import Decision, ImportPlan, decide_batch, touched_keys
 from jobs.import_rows import RowDraft, RowOutcome
 from jobs.lifecycle import JobContext
 from jobs.password_pool import PasswordPool
+from jobs.process_settings import quick_thread_switches
 
 Rows = list[tuple[int, list[str]]]
 
@@ -88,7 +87,7 @@ def apply_overlapped(
     the next batch's reading, parsing and checks; `committed` is told of each batch, in
     order, once it is committed."""
     with ExitStack() as stack:
-        stack.enter_context(_quick_thread_switches())
+        stack.enter_context(quick_thread_switches())
         # closed last: the writer is waited for first, whatever stops the loop
         sessions = _Sessions(ctx, stack)
         writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="import-writes"))
@@ -106,43 +105,6 @@ def apply_overlapped(
             written = _submit(writer, plan, checked, passwords)
         if written is not None:
             _finish(ctx, plan, sessions, written, first=first, committed=committed)
-
-
-SWITCH_INTERVAL_S = 0.0005
-"""How long a thread holds the GIL before another may take it, while batches overlap.
-
-The writer thread waits on the database a dozen times a batch; each time its answer is in,
-it needs the GIL back from the main thread, which is parsing and checking. With Python's
-default of 5 ms every round trip waits that long: measured on the 100,000-row update file,
-the writes took twice as long and the import 27.7 s instead of 15.1 s."""
-
-
-class _QuickThreadSwitches:
-    """`SWITCH_INTERVAL_S` while any import of this process overlaps its batches; the
-    interval the process had before once none does."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._overlapping = 0
-        self._default = sys.getswitchinterval()
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._overlapping == 0:
-                self._default = sys.getswitchinterval()
-                sys.setswitchinterval(SWITCH_INTERVAL_S)
-            self._overlapping += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._overlapping -= 1
-                if self._overlapping == 0:
-                    sys.setswitchinterval(self._default)
-
-
-_quick_thread_switches = _QuickThreadSwitches()
 
 
 def _check(

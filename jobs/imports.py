@@ -44,6 +44,7 @@ from jobs.import_report import LiveReports, live_reports, report_keys, write_rep
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
+from jobs.process_settings import rare_collections
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import JobStatus
 from storage.db import unit_of_work
@@ -62,6 +63,12 @@ def run_general_import(ctx: JobContext, job: Job) -> Outcome:
 
 
 def _run(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
+    # an import keeps a batch or two of rows alive at a time: see `jobs.process_settings`
+    with rare_collections():
+        return _run_import(ctx, job, fast=fast)
+
+
+def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     if not job.input_key:
         raise FileRefused("The import has no uploaded file.")
     opener = _opener(ctx, job.input_key)

@@ -10,6 +10,7 @@ pool is also checked on its own.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs import import_overlap
+from jobs import import_overlap, imports, process_settings
 from jobs.imports import run_general_import, run_import
 from jobs.lifecycle import JobContext, Pipeline, WorkerStop, run_job
 from jobs.password_pool import PasswordPool
@@ -587,19 +588,44 @@ def test_threads_switch_quickly_while_batches_overlap_and_as_before_once_done(
     ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=2)
     run = _importer(ctx, engine, with_pupils(6), _renames(ctx, clash_at=-1))
     before = sys.getswitchinterval()
-    seen: list[float] = []
-    apply_batch = import_overlap.apply_batch
-
-    def noting(*args: Any, **kwargs: Any) -> Any:
-        seen.append(sys.getswitchinterval())
-        return apply_batch(*args, **kwargs)
-
-    monkeypatch.setattr(import_overlap, "apply_batch", noting)
+    seen = _noted(monkeypatch, import_overlap, sys.getswitchinterval)
 
     # when
     fast = run(run_import)
 
     # then the writer got the GIL back quickly, and the process has its own interval again
     assert fast.job[0] == "completed"
-    assert seen and set(seen) == {import_overlap.SWITCH_INTERVAL_S}
+    assert seen and set(seen) == {process_settings.SWITCH_INTERVAL_S}
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_the_garbage_collector_runs_rarely_while_an_import_runs_and_as_before_once_done(
+    ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # given an import in batches of 2, each write noting the collector's thresholds
+    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=2)
+    run = _importer(ctx, engine, with_pupils(6), _renames(ctx, clash_at=-1))
+    before = gc.get_threshold()
+    seen = _noted(monkeypatch, import_overlap if path == "fast" else imports, gc.get_threshold)
+
+    # when
+    result = run(run_import if path == "fast" else run_general_import)
+
+    # then every batch ran with the import's thresholds, and the process has its own again
+    assert result.job[0] == "completed"
+    assert len(seen) == 3 and set(seen) == {process_settings.IMPORT_GC_THRESHOLDS}
+    assert gc.get_threshold() == before != process_settings.IMPORT_GC_THRESHOLDS
+
+
+def _noted(monkeypatch: pytest.MonkeyPatch, module: Any, read: Callable[[], Any]) -> list[Any]:
+    """What `read` answers each time `module` applies a batch."""
+    seen: list[Any] = []
+    apply_batch = module.apply_batch
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(read())
+        return apply_batch(*args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_batch", noting)
+    return seen
