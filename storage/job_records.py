@@ -37,8 +37,9 @@ def record_progress(
         values["processed"] = processed
     if total is not None:
         values["total"] = total
-    session.execute(update(Job).where(Job.id == job_id).values(**values))
-    return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+    # one round trip: an import stores its heartbeat after every batch, on its main thread
+    statement = update(Job).where(Job.id == job_id).values(**values)
+    return bool(session.scalar(statement.returning(Job.cancel_requested)))
 
 
 def list_jobs(
