@@ -63,7 +63,7 @@ def batch_committed(ctx: JobContext, job_id: str, *, first: bool) -> None:
     report_progress(ctx, job_id)
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordWrite:
     """What one row writes: the record's own columns and the link sets it replaces."""
 

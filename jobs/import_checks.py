@@ -48,7 +48,7 @@ class ImportPlan:
     may have recorded; the other keys need no look-up."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     draft: RowDraft
     stored: dict[str, Any] | None = None

@@ -25,7 +25,7 @@ class RowOutcome(Enum):
     NOT_PROCESSED = "not processed"
 
 
-@dataclass
+@dataclass(slots=True)
 class RowDraft:
     """One data row after its cells were decoded: what it asks for, and what is wrong."""
 
@@ -50,7 +50,7 @@ class RowDraft:
         self.refused.add(column)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowResult:
     """What happened to one input row, as the reports show it."""
 
