@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, session_factory, upgrade
 from storage.models import Base
+from worker.runtime import stop_embedded_workers
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ROSTERJOBS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -68,6 +69,8 @@ def postgres_database_url() -> Iterator[str]:
     """A migrated database of its own on the running Postgres server, dropped at the end."""
     with migrated_database("test") as url:
         yield url
+        # an embedded worker started by a test beats into this database until stopped
+        stop_embedded_workers()
 
 
 def truncate_all(engine: Engine) -> None:

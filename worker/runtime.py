@@ -257,7 +257,16 @@ def ensure_embedded_worker(runtime: Runtime) -> None:
     worker = dramatiq.Worker(runtime.broker, worker_threads=1, worker_timeout=100)
     worker.start()
     _EMBEDDED[id(runtime.broker)] = worker
-    atexit.register(worker.stop)
+
+
+def stop_embedded_workers() -> None:
+    """Stop every embedded worker of this process (the jobs they run finish first), and
+    its heartbeat with it. Run at exit; a caller about to drop the database they beat into
+    (the tests' teardown) runs it first."""
+    while _EMBEDDED:
+        _, worker = _EMBEDDED.popitem()
+        worker.stop()
 
 
 _EMBEDDED: dict[int, dramatiq.Worker] = {}
+atexit.register(stop_embedded_workers)
