@@ -62,11 +62,21 @@ def worker(ctx: JobContext, quiet_job: QuietJob) -> Iterator[dramatiq.Worker]:
 
 def registered(ctx: JobContext, worker: dramatiq.Worker) -> WorkerProcess:
     """The row of this worker, found by the id its heartbeat middleware gave it."""
-    (heartbeat,) = [m for m in worker.broker.middleware if isinstance(m, WorkerHeartbeat)]
-    with ctx.sessions() as session:
-        mine = [w for w in recent_workers(session) if w.id == heartbeat.worker_id]
+    mine = _rows_of(ctx, worker)
     assert len(mine) == 1
     return mine[0]
+
+
+def running(ctx: JobContext, worker: dramatiq.Worker, job_ids: list[str]) -> bool:
+    """Whether the worker's row says it runs `job_ids` (False while its first beat is due)."""
+    mine = _rows_of(ctx, worker)
+    return len(mine) == 1 and mine[0].current_job_ids == job_ids
+
+
+def _rows_of(ctx: JobContext, worker: dramatiq.Worker) -> list[WorkerProcess]:
+    (heartbeat,) = [m for m in worker.broker.middleware if isinstance(m, WorkerHeartbeat)]
+    with ctx.sessions() as session:
+        return [w for w in recent_workers(session) if w.id == heartbeat.worker_id]
 
 
 def test_a_booted_worker_registers_and_keeps_a_quiet_job_alive(
@@ -83,7 +93,7 @@ def test_a_booted_worker_registers_and_keeps_a_quiet_job_alive(
 
     # then the heartbeat moves on although the job says nothing
     eventually(lambda: (job_now(ctx.sessions, job_id).heartbeat_at or claimed_beat) > claimed_beat)
-    eventually(lambda: registered(ctx, worker).current_job_ids == [job_id])
+    eventually(lambda: running(ctx, worker, [job_id]))
     row = registered(ctx, worker)
     assert (row.queues, row.pid, row.stopped_at) == ("exports", os.getpid(), None)
     assert row.id.startswith(f"{row.host}:{os.getpid()}:")
@@ -95,7 +105,7 @@ def test_a_worker_that_stops_is_marked_stopped_running_nothing(
     # given a worker that ran a job to its end
     job_id = queued_export(ctx.sessions, roster)
     worker.broker.get_actor("export_roster").send(job_id)
-    eventually(lambda: registered(ctx, worker).current_job_ids == [job_id])
+    eventually(lambda: running(ctx, worker, [job_id]))
     quiet_job.release.set()
     worker.broker.join("exports")
 
