@@ -10,6 +10,7 @@ the queues are empty, so no job of one test runs in the next.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ def api_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             storage_url=str(base / "objects"),
             secret_key=SECRET,
             base_dir=base,
+            # The root conftest's setting, which a Settings built here would not read: the
+            # embedded worker's reaper must not take the stale jobs a test plants (the
+            # default, every 20 s, took one between its planting and the page showing it).
+            reap_seconds=float(os.environ["ROSTERJOBS_REAP_SECONDS"]),
         ),
         json_logs=True,
     )
