@@ -1,8 +1,14 @@
-"""Match → references → uniqueness → rules → diff: a batch of drafts becomes decisions.
+"""Match → references → rules → uniqueness → diff: a batch of drafts becomes decisions.
 
 One query per step and batch (never one per row): the stored records the batch names, the
 references its cells name, the holders of its unique values, and the rows of this job that
 came before. The same checks run for a dry run; only `import_apply` writes.
+
+Each row gets the answer it would get once the rows before it were applied, whatever the
+batch size and in a dry run too: a unique key that an earlier valid row gave up is free, one
+it took is refused, and a refused row takes none (`_check_unique`). The one difference left
+is a row naming the Database ID of a record an earlier row of the same batch creates (or a
+dry run would create): it is refused as unknown rather than as a duplicate of that row.
 """
 
 from __future__ import annotations
@@ -94,10 +100,11 @@ def decide_batch(
     decisions = [Decision(draft) for draft in drafts]
     _match(session, plan, decisions)
     _resolve_links(session, plan, decisions)
-    _check_unique(session, plan, decisions)
+    # the rules first: a row they refuse claims no unique key, as in a batch of its own
     locked = [p.access_attr for p in plan.purchased if p.access_locked]
     for decision in decisions:
         _check_rules(plan, decision, locked)
+    _check_unique(session, plan, decisions)
     same_password = _same_passwords(session, plan, decisions, verify)
     for decision in decisions:
         _diff(plan, decision, same_password)
@@ -270,62 +277,127 @@ def _unique_key(attr: str, value: str) -> str:
 
 
 def _check_unique(session: Session, plan: ImportPlan, decisions: list[Decision]) -> None:
-    district_column = plan.spec.model.__table__.c.district_id
-    for unique in plan.spec.unique:
-        keyed = [
-            (d, _unique_key(unique.attr, d.draft.values[unique.attr]))
-            for d in decisions
-            if d.draft.values.get(unique.attr) and not d.draft.id_refused
-        ]
-        keys = {key for _, key in keyed}
-        holders = _own_keys(unique, keyed)
-        holders |= references.holders(
-            session,
-            unique.key_column,
-            district_column,
-            plan.scope.district_id,
-            keys - holders.keys(),
-        )
-        claim_column = getattr(ImportRowResult, unique.claim)
-        earlier = _earlier_rows(session, plan, claim_column, list(keys))
-        for decision, key in keyed:
-            _claim(plan, unique, decision, key, holders=holders, earlier=earlier)
+    """Each row's unique keys against the roster and the rows before it, as if each row
+    were checked once the rows before it were applied: a key taken by an earlier valid row
+    is refused, a key an earlier valid row gave up is free, and a row claims its keys only
+    if it is valid once all of them are checked."""
+    columns = [_unique_column(session, plan, unique, decisions) for unique in plan.spec.unique]
+    for at, decision in enumerate(decisions):
+        asked = [(column, key) for column in columns if (key := column.keys[at]) is not None]
+        for column, key in asked:
+            _refuse_taken(plan, column, decision, key)
+        if not asked or decision.draft.errors:
+            continue
+        row, record_id = decision.draft.row, decision.draft.record_id
+        for column, key in asked:
+            decision.claims[column.unique.claim] = key
+            column.earlier.setdefault(key, row)
+            if record_id is not None:
+                column.moved[record_id] = key
 
 
-def _own_keys(unique: Unique, keyed: list[tuple[Decision, str]]) -> dict[str, int]:
+@dataclass(slots=True)
+class _UniqueColumn:
+    """One unique column for a batch: each row's key (None: it asks for none), the record
+    holding each key, the first row of the job that claimed each, and the key an earlier
+    valid row of the job gave each record it updated."""
+
+    unique: Unique
+    keys: list[str | None]
+    holders: dict[str, int]
+    earlier: dict[Any, int]
+    moved: dict[int, str]
+
+    def holder(self, key: str) -> int | None:
+        """The record holding `key` now, if any."""
+        holder = self.holders.get(key)
+        if holder is not None and self.moved.get(holder, key) != key:
+            return None  # an earlier row gave the key up for another
+        return holder
+
+
+def _unique_column(
+    session: Session, plan: ImportPlan, unique: Unique, decisions: list[Decision]
+) -> _UniqueColumn:
+    attr = unique.attr
+    keys = [
+        _unique_key(attr, value)
+        if (value := d.draft.values.get(attr)) and not d.draft.id_refused
+        else None
+        for d in decisions
+    ]
+    asked = {key for key in keys if key is not None}
+    holders = _own_keys(unique, decisions, keys)
+    holders |= references.holders(
+        session,
+        unique.key_column,
+        plan.spec.model.__table__.c.district_id,
+        plan.scope.district_id,
+        asked - holders.keys(),
+    )
+    claim_column = getattr(ImportRowResult, unique.claim)
+    wanted_from = {
+        holder
+        for decision, key in zip(decisions, keys, strict=True)
+        if key is not None
+        and (holder := holders.get(key)) is not None
+        and holder != decision.draft.record_id
+    }
+    return _UniqueColumn(
+        unique,
+        keys,
+        holders,
+        earlier=_earlier_rows(session, plan, claim_column, list(asked)),
+        moved=_moved_earlier(session, plan, claim_column, wanted_from),
+    )
+
+
+def _moved_earlier(
+    session: Session, plan: ImportPlan, claim_column: Any, record_ids: set[int]
+) -> dict[int, str]:
+    """The key that a valid row of an earlier batch gave each of `record_ids`, where one did.
+
+    Once that batch is written the stored record holds its new key, so this only repeats
+    what the roster says; in a dry run nothing is written, and only the row results know
+    that the record gave its old key up. Asked only for records holding a key that another
+    row of the batch wants: rare in any file."""
+    if not record_ids:
+        return {}
+    statement = select(ImportRowResult.record_id, claim_column).where(
+        ImportRowResult.job_id == plan.job_id,
+        ImportRowResult.record_id.in_(sorted(record_ids)),
+        ImportRowResult.outcome != RowOutcome.FAILED.value,
+        claim_column.is_not(None),
+    )
+    return {record_id: key for record_id, key in session.execute(statement)}
+
+
+def _own_keys(unique: Unique, decisions: list[Decision], keys: list[str | None]) -> dict[str, int]:
     """Keys a row keeps from its own stored record: that record holds them, and the unique
     constraint on (district, key) says no other can, so they need no look-up (an update
     file keeps nearly every username and external ID)."""
     column = unique.key_column.key
     return {
         key: decision.draft.record_id
-        for decision, key in keyed
-        if decision.stored is not None
+        for decision, key in zip(decisions, keys, strict=True)
+        if key is not None
+        and decision.stored is not None
         and decision.draft.record_id is not None
         and decision.stored.get(column) == key
     }
 
 
-def _claim(
-    plan: ImportPlan,
-    unique: Unique,
-    decision: Decision,
-    key: str,
-    *,
-    holders: dict[str, int],
-    earlier: dict[Any, int],
-) -> None:
-    value = decision.draft.values[unique.attr]
-    holder = holders.get(key)
-    if key in earlier:
-        message = f"'{value}' is already used in row {earlier[key]} of this file."
+def _refuse_taken(plan: ImportPlan, column: _UniqueColumn, decision: Decision, key: str) -> None:
+    """Refuse the row's key if an earlier row of the job or another record has it."""
+    unique, value = column.unique, decision.draft.values[column.unique.attr]
+    if key in column.earlier:
+        message = f"'{value}' is already used in row {column.earlier[key]} of this file."
         decision.draft.refuse(unique.header, message)
-    elif holder is not None and holder != decision.draft.record_id:
+        return
+    holder = column.holder(key)
+    if holder is not None and holder != decision.draft.record_id:
         message = f"'{value}' is already used by another {plan.spec.noun}."
         decision.draft.refuse(unique.header, message)
-    elif not decision.draft.errors:
-        decision.claims[unique.claim] = key
-        earlier.setdefault(key, decision.draft.row)
 
 
 def touched_keys(plan: ImportPlan, decisions: Sequence[Decision]) -> set[tuple[str, Any]]:

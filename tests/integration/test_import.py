@@ -376,6 +376,44 @@ def test_a_dry_run_reports_like_a_real_run_and_changes_nothing(
     assert change_count(ctx.sessions) == 0
 
 
+def test_keys_given_up_by_earlier_rows_are_free_to_take_in_a_real_run_and_a_dry_run_alike(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given, in batches of two: a username and External Assigned ID given up by row 2 and
+    # taken by row 3 of the same batch, given up by row 3 and taken by row 6 of a later
+    # batch; and a new student refused for its missing password (row 4), whose username
+    # the next row of its batch then asks for
+    jose, zoe, third = roster.students[0], roster.students[1], roster.students[2]
+    data = "\r\n".join(
+        [
+            HEADER,
+            f"{jose.id},José,García,jgarcia-old,,900123,3,North Elementary",
+            f"{zoe.id},Zoë,D'Angelo,JGarcia,,000123,K,North Elementary",
+            ",New,Kid,newkid,,777,1,North Elementary",
+            ",New,Kid,NewKid,pass,778,1,North Elementary",
+            f"{third.id},{third.first_name},{third.last_name},zdangelo,,000124,4,North Elementary",
+        ]
+    )
+
+    # when
+    dry = run_import_of(ctx, roster, data, dry_run=True)
+    real = run_import_of(ctx, roster, data)
+
+    # then each row has the answer it would have once the rows before it were applied
+    assert [(r["Row"], r["Result"]) for r in real.results] == [
+        ("2", "updated"),
+        ("3", "updated"),
+        ("4", "failed"),
+        ("5", "created"),
+        ("6", "updated"),
+    ]
+    assert real.errors_of(4) == "Password: is required for a new student."
+    assert student(ctx.sessions, "JGarcia").id == zoe.id
+    assert student(ctx.sessions, "zdangelo").id == third.id
+    # and the dry run said so beforehand, row for row
+    assert dry.results == real.results
+
+
 def test_a_missing_required_column_fails_the_job_and_changes_nothing(
     ctx: JobContext, roster: SmallDistrict
 ) -> None:

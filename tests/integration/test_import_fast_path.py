@@ -581,6 +581,70 @@ def test_a_batch_checked_while_the_one_before_is_written_gets_the_answers_of_one
     assert (fast.changes, fast.roster) == (general.changes, general.roster)
 
 
+def _exchanges(ctx: JobContext) -> FileOf:
+    """Usernames and External Assigned IDs passed from record to record, row by row: given
+    up and taken (rows 2-3, 3-8), asked for before their holder gives them up (a swap,
+    rows 4-5), and asked for after a row that wanted them was refused (rows 6-7)."""
+
+    def file_of(roster: SmallDistrict, elsewhere: SmallDistrict) -> bytes:
+        pupil = _pupil_ids(ctx)
+        rows = [
+            (pupil[0], "given-up-0", "G000"),
+            (pupil[1], "PUPIL000", "P000"),
+            (pupil[2], "pupil003", "P002"),
+            (pupil[3], "pupil002", "P003"),
+            (pupil[4], "solo", "P005"),
+            (pupil[5], "SOLO", "P005"),
+            (pupil[6], "pupil001", "P001"),
+        ]
+        lines = [HEADER] + [
+            f"{record_id},Sam,Pupil,{username},,{external_id},4,North Elementary"
+            for record_id, username, external_id in rows
+        ]
+        return "\r\n".join(lines).encode()
+
+    return file_of
+
+
+def test_keys_passed_between_records_get_the_answers_of_one_row_at_a_time_in_any_batch_size(
+    ctx: JobContext, engine: Engine
+) -> None:
+    # given the reference: the general path, one row per batch, each committed before the
+    # next is checked
+    def importer(batch_rows: int) -> Any:
+        sized = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=batch_rows)
+        return _importer(sized, engine, with_pupils(7), _exchanges(ctx))
+
+    reference = importer(1)(run_general_import)
+    assert [outcome for _, outcome, *_ in reference.results] == (
+        ["updated", "updated", "failed", "failed", "failed", "updated", "updated"]
+    )
+    assert reference.results[2][2] == ["Username: 'pupil003' is already used by another student."]
+    assert reference.results[4][2] == [
+        "External Assigned ID: 'P005' is already used by another student."
+    ]
+
+    for pipeline, batch_rows in [(run_general_import, 1000), (run_import, 1000), (run_import, 2)]:
+        # when the rows are checked many to a batch, for real and as a dry run
+        real = importer(batch_rows)(pipeline)
+        dry = importer(batch_rows)(pipeline, dry_run=True)
+
+        # then every row has the reference's answer, and the dry run foretold it
+        case = (pipeline.__name__, batch_rows)
+        assert (real.job, real.results, real.files) == (
+            reference.job,
+            reference.results,
+            reference.files,
+        ), case
+        assert (real.changes, real.roster) == (reference.changes, reference.roster), case
+        assert (dry.job[1], dry.results, dry.files) == (
+            reference.job[1],
+            reference.results,
+            reference.files,
+        ), case
+        assert dry.changes == [], case
+
+
 def test_threads_switch_quickly_while_batches_overlap_and_as_before_once_done(
     ctx: JobContext, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
