@@ -355,13 +355,12 @@ def _unique_column(
 def _moved_earlier(
     session: Session, plan: ImportPlan, claim_column: Any, record_ids: set[int]
 ) -> dict[int, str]:
-    """The key that a valid row of an earlier batch gave each of `record_ids`, where one did.
-
-    Once that batch is written the stored record holds its new key, so this only repeats
-    what the roster says; in a dry run nothing is written, and only the row results know
-    that the record gave its old key up. Asked only for records holding a key that another
-    row of the batch wants: rare in any file."""
-    if not record_ids:
+    """In a dry run: the key that a valid row of an earlier batch gave each of `record_ids`,
+    where one did. Nothing was written, so only the row results know that the record gave
+    its old key up. A real run needs no look-up: once a batch is written, its records hold
+    their new keys and `references.holders` already answers who holds what. Asked only for
+    records holding a key that another row of the batch wants: rare in any file."""
+    if not record_ids or not plan.dry_run:
         return {}
     statement = select(ImportRowResult.record_id, claim_column).where(
         ImportRowResult.job_id == plan.job_id,
