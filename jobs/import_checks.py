@@ -9,11 +9,15 @@ batch size and in a dry run too: a unique key that an earlier valid row gave up 
 it took is refused, and a refused row takes none (`_check_unique`). The one difference left
 is a row naming the Database ID of a record an earlier row of the same batch creates (or a
 dry run would create): it is refused as unknown rather than as a duplicate of that row.
+
+An import never changes what lies outside the requester's reach, neither adding nor
+removing: a multi-valued cell replaces the part of the stored set inside the reach, and the
+stored names outside it stay, listed or not (`_Linked`, `_check_products`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,22 +185,43 @@ def _resolve_links(session: Session, plan: ImportPlan, decisions: list[Decision]
             _check_products(plan, link, decisions)
             continue
         lists = {_names(d.draft.values.get(link.attr)) for d in decisions}
+        if _keeps_outside(plan, link):  # the stored names outside the reach are kept
+            lists |= {_names((d.stored or {}).get(link.attr)) for d in decisions}
         keys = {name: name_key(name) for names in lists for name in names}
         found = link.resolve(session, plan.scope.district_id, set(keys.values()))
-        linked = _Linked(plan, link, found, keys)
+        reach = _within_reach(session, plan, link, found.values())
+        linked = _Linked(plan, link, found, keys, reach)
         for decision in decisions:
             linked.row(decision)
+
+
+def _keeps_outside(plan: ImportPlan, link: Link) -> bool:
+    """Whether a record's stored set of this link may hold names outside the requester's
+    reach, which the row's cell then neither removes nor needs to list. A single school
+    (a class's) is not a set: it is only ever replaced, and only from inside the reach."""
+    return plan.scope.role is not Role.DISTRICT_ADMIN and link.table is not None
 
 
 class _Linked:
     """One link's cells of a batch resolved: each row's ids, or its refusals. The answer
     for a list of names that did not depend on the row's stored record is kept for the
-    rows that give the same list (most rows of a district name the same few schools)."""
+    rows that give the same list (most rows of a district name the same few schools).
+
+    An import never changes what lies outside the requester's reach (`reach`, the ids of
+    the named records they may change): a cell replaces the part of the stored set inside
+    the reach, and the stored names outside it stay, listed in the cell or not."""
 
     def __init__(
-        self, plan: ImportPlan, link: Link, found: dict[str, Reference], keys: dict[str, str]
+        self,
+        plan: ImportPlan,
+        link: Link,
+        found: dict[str, Reference],
+        keys: dict[str, str],
+        reach: frozenset[int],
     ) -> None:
         self._plan, self._link, self._found, self._keys = plan, link, found, keys
+        self._reach = reach
+        self._keeps = _keeps_outside(plan, link)
         self._header = Decision.header_of(plan, link.attr)
         self._known: dict[tuple[str, ...], tuple[frozenset[Any], tuple[str, ...]]] = {}
 
@@ -214,12 +239,31 @@ class _Linked:
         for message in known[1]:
             decision.draft.refuse(self._header, message)
         decision.link_ids[attr] = set(known[0])
+        if self._keeps and decision.stored:
+            self._keep_outside(decision, names)
+
+    def _keep_outside(self, decision: Decision, names: tuple[str, ...]) -> None:
+        """Add back the stored names outside the reach that the cell left out, so the
+        record keeps them and the diff sees no change where only they differ."""
+        attr = self._link.attr
+        listed = {self._keys[name] for name in names}
+        kept = [
+            name
+            for name in _names((decision.stored or {}).get(attr))
+            if name_key(name) not in listed and self._outside(self._found.get(name_key(name)))
+        ]
+        if kept:
+            decision.link_ids[attr] |= {self._found[name_key(name)].id for name in kept}
+            decision.draft.values[attr] = (*names, *kept)
+
+    def _outside(self, reference: Reference | None) -> bool:
+        return reference is not None and reference.id not in self._reach
 
     def _resolved(
         self, decision: Decision, names: tuple[str, ...]
     ) -> tuple[set[Any], list[str], bool]:
         """The row's ids and refusals, and whether its stored record was asked."""
-        plan, link = self._plan, self._link
+        link = self._link
         stored: set[str] | None = None  # the stored names' keys, read only when they matter
         ids: set[Any] = set()
         refusals: list[str] = []
@@ -231,41 +275,58 @@ class _Linked:
                 message = f"no {link.noun} named '{name}' in this district."
                 refusals.append(f"{message} {hint}" if hint else message)
                 continue
-            if not _may_add(plan, link, reference):
+            if reference.id not in self._reach:
                 if stored is None:
                     stored = {name_key(n) for n in _names((decision.stored or {}).get(link.attr))}
                 if key not in stored:
-                    refusals.append(f"'{name}' is outside your {_reach(plan)}.")
+                    refusals.append(_outside_message(self._plan, link, name))
                     continue
             ids.add(reference.id)
         return ids, refusals, stored is not None
 
 
-def _may_add(plan: ImportPlan, link: Link, reference: Reference) -> bool:
-    """Whether the requester may add this school or class/group to a record."""
-    scope = plan.scope
-    if scope.role is Role.DISTRICT_ADMIN or link.noun not in ("school", "class/group"):
-        return True
+def _within_reach(
+    session: Session, plan: ImportPlan, link: Link, found: Iterable[Reference]
+) -> frozenset[int]:
+    """The ids among the named records that the requester may add to a record or remove
+    from it: any for a district admin; a school admin's schools and their classes; a
+    teacher's schools and the classes they teach; for people, those the requester's own
+    export would list (`Link.reachable`)."""
+    scope, references_found = plan.scope, list(found)
+    if scope.role is Role.DISTRICT_ADMIN:
+        return frozenset(r.id for r in references_found)
+    if link.reachable is not None:
+        return link.reachable(session, scope, frozenset(r.id for r in references_found))
     if link.noun == "class/group" and scope.role is Role.TEACHER:
-        return reference.id in plan.taught_class_ids
-    return reference.school_id in scope.school_ids
+        return frozenset(r.id for r in references_found if r.id in plan.taught_class_ids)
+    return frozenset(r.id for r in references_found if r.school_id in scope.school_ids)
 
 
-def _reach(plan: ImportPlan) -> str:
-    return "classes/groups" if plan.scope.role is Role.TEACHER else "schools"
+def _outside_message(plan: ImportPlan, link: Link, name: str) -> str:
+    if link.reachable is not None:
+        return f"{link.noun} '{name}' is outside your reach."
+    reach = "classes/groups" if plan.scope.role is Role.TEACHER else "schools"
+    return f"'{name}' is outside your {reach}."
 
 
 def _check_products(plan: ImportPlan, link: Link, decisions: list[Decision]) -> None:
+    """A class's products: only purchased ones may be added or removed. A product the
+    district no longer has, stored on a class, lies outside every requester's reach: the
+    cell neither removes it nor is refused for listing it."""
     for decision in decisions:
         products = decision.draft.values.get(link.attr)
         if products is None:
             continue
+        stored = tuple((decision.stored or {}).get(link.attr) or ())
         for product in products:
-            if product not in plan.purchased:
+            if product not in plan.purchased and product not in stored:
                 decision.draft.refuse(
                     decision.header(plan, link.attr),
                     f"the district has not purchased {product.value}.",
                 )
+        kept = [p for p in stored if p not in plan.purchased and p not in products]
+        if kept:
+            decision.draft.values[link.attr] = products = (*products, *kept)
         decision.link_ids[link.attr] = {product.code for product in products}
 
 

@@ -34,6 +34,8 @@ from storage.models import (
 from storage.references import Reference
 
 Resolver = Callable[[Session, int, set[str]], dict[str, Reference]]
+Reachable = Callable[[Session, Scope, frozenset[int]], frozenset[int]]
+"""Which of the named people (by id) the requester may change."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Link:
     table: type[Base] | None  # None: a foreign key of the record itself (a class's school)
     owner_column: str = ""
     other_column: str = ""
+    reachable: Reachable | None = None  # people: asked of the roster (schools, classes: plan)
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,16 @@ SPECS: dict[Entity, EntitySpec] = {
                 ClassEducator,
                 "class_id",
                 "educator_id",
+                educators.reachable,
             ),
             Link(
-                "students", "student", references.students, ClassStudent, "class_id", "student_id"
+                "students",
+                "student",
+                references.students,
+                ClassStudent,
+                "class_id",
+                "student_id",
+                students.reachable,
             ),
             Link("products", "product", None, ClassProduct, "class_id", "product"),
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
+from storage import references
 from storage.districts import school_ids
 from storage.export_lists import copy_people
 from storage.listing import (
@@ -58,6 +59,16 @@ def in_scope(scope: Scope) -> ColumnElement[bool]:
             EducatorSchool.school_id.in_(scope.school_ids),
         )
     return Educator.id.is_(None)
+
+
+def reachable(session: Session, scope: Scope, ids: Collection[int]) -> frozenset[int]:
+    """Which of these educators the requester may change: a school admin's educators are
+    those of their schools; a teacher, who sees no educators, may name only themselves."""
+    if scope.role is Role.DISTRICT_ADMIN:
+        return frozenset(ids)
+    if scope.role is Role.TEACHER:
+        return frozenset(ids) & {scope.educator_id}
+    return references.within(session, Educator.id, in_scope(scope), ids)
 
 
 def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:

@@ -77,6 +77,22 @@ def taught_class_ids(session: Session, educator_id: int) -> frozenset[int]:
     return frozenset(session.scalars(statement))
 
 
+def within(
+    session: Session, id_column: Any, condition: Any, ids: Collection[int]
+) -> frozenset[int]:
+    """The ids among `ids` whose record meets `condition` (a requester's reach), asked in
+    chunks so that a batch of classes naming thousands of members stays under the driver's
+    parameter limit."""
+    wanted, found = sorted(ids), set[int]()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        found.update(session.scalars(select(id_column).where(id_column.in_(chunk), condition)))
+    return frozenset(found)
+
+
+_CHUNK = 10_000
+
+
 def holders(
     session: Session, key_column: Any, district_column: Any, district_id: int, keys: Collection[str]
 ) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
+from storage import references
 from storage.export_lists import copy_people
 from storage.listing import (
     Aggregator,
@@ -68,6 +69,13 @@ def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
 
 
 _SEARCHED = (Student.first_name, Student.last_name, Student.username, Student.external_id)
+
+
+def reachable(session: Session, scope: Scope, ids: Collection[int]) -> frozenset[int]:
+    """Which of these students the requester may change: those their export would list."""
+    if scope.role is Role.DISTRICT_ADMIN:
+        return frozenset(ids)
+    return references.within(session, Student.id, in_scope(scope), ids)
 
 
 def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:

@@ -150,6 +150,7 @@ class KeyWatch:
         self.target, self.key = target, key
         self.looks: list[dt.datetime] = []
         self.first: Sighting | None = None
+        self._seen = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -161,6 +162,11 @@ class KeyWatch:
         self._stop.set()
         self._thread.join()
 
+    def wait_seen(self, timeout: float) -> None:
+        """Wait until the object has been seen at the key. A job's end is no proof that the
+        watcher has looked since the object appeared: stopping it then races its next look."""
+        assert self._seen.wait(timeout), f"nothing appeared at {self.key} in {timeout} s"
+
     def looks_between(self, start: dt.datetime, end: dt.datetime) -> int:
         return sum(1 for at in self.looks if start <= at < end)
 
@@ -169,6 +175,7 @@ class KeyWatch:
             at = utcnow()
             if self.target.exists(self.key):
                 self.first = Sighting(at, self.target.read(self.key))
+                self._seen.set()
             else:
                 self.looks.append(at)
             time.sleep(self.target.look_every)

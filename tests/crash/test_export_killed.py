@@ -153,6 +153,7 @@ def export_killed(
             killed_at = kill(running)
             processed = _job(sessions, job_id).processed
             wait_for(sessions, job_id, lambda job: bool(job.finished_at), timeout=timeout)
+            watch.wait_seen(timeout=30)
     return Crash(job_id, key, killed_at, processed, watch)
 
 
