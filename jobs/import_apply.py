@@ -1,9 +1,8 @@
 """Apply stage of the import: a batch's writes, row results and checkpoint, in one transaction.
 
 The caller owns the transaction; committing it is the import's checkpoint. The batch is
-written in a few statements (`_write_many`); on the fast path (`ImportPlan.fast`, Postgres)
-updates go as arrays in one statement per set of columns, and new records, link sets, row
-results and audit rows through `COPY` (`storage.bulk_writes`). A row that
+written in a few statements (`_write_many`), the way the plan's `RosterWrites` does them
+(`jobs.import_writes`: plain statements, or arrays and `COPY` on Postgres). A row that
 hits a constraint at write time (a race with another writer) is refused on its own: the
 same writes are then made row by row, each in a savepoint, the general way, and the others
 still apply. A dry run writes row results and the checkpoint but nothing to the roster.
@@ -12,22 +11,22 @@ Passwords are hashed a batch at a time (`PasswordHashes`), so a pool can share t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, insert, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jobs.import_checks import Decision, ImportPlan
 from jobs.import_rows import RowOutcome
+from jobs.import_writes import RosterWrites, StatementWrites
 from jobs.lifecycle import JobContext, report_progress
 from jobs.passwords import hash_password
 from storage import bulk_writes, roster_writes
 from storage.db import unit_of_work
-from storage.models import Base, ImportChange, ImportRowResult, Job
+from storage.models import ImportChange, ImportRowResult, Job
 
 PasswordHashes = Callable[[Sequence[str]], list[str]]
 """Hashes each password (a fresh salt each); `jobs.password_pool` spreads them over processes."""
@@ -85,7 +84,7 @@ def _write_all(
     writes = [write for d in decisions if (write := _planned(plan, d, hashed)) is not None]
     try:
         with session.begin_nested():
-            _write_many(session, plan, writes, fast=plan.fast)
+            _write_many(session, plan, writes, plan.writes)
     except IntegrityError:
         for write in writes:
             _write_alone(session, plan, write)
@@ -114,7 +113,7 @@ def _write_alone(session: Session, plan: ImportPlan, write: RecordWrite) -> None
     decision.created_id = None
     try:
         with session.begin_nested():
-            _write_many(session, plan, [write], fast=False)
+            _write_many(session, plan, [write], StatementWrites())
     except IntegrityError as err:
         decision.outcome = RowOutcome.FAILED
         decision.created_id = None
@@ -140,24 +139,20 @@ def _planned(plan: ImportPlan, decision: Decision, hashed: dict[int, str]) -> Re
 
 
 def _write_many(
-    session: Session, plan: ImportPlan, writes: Sequence[RecordWrite], *, fast: bool
+    session: Session, plan: ImportPlan, writes: Sequence[RecordWrite], through: RosterWrites
 ) -> None:
     """A batch's writes in a few statements: updates grouped by the columns they change,
-    creates with RETURNING, link sets replaced per link table, every change in one insert
-    (`fast`: updates from arrays; creates, links and changes through `COPY`)."""
+    creates in one go, link sets replaced per link table, every change in one insert."""
     model = plan.spec.model
     updates = [w for w in writes if w.decision.outcome is RowOutcome.UPDATED]
     creates = [w for w in writes if w.decision.outcome is RowOutcome.CREATED]
-    write_updates = bulk_writes.update_unnested if fast else roster_writes.update_many
-    write_updates(session, model, [(w.record_id, w.scalars) for w in updates])
-    insert = bulk_writes.insert_copied if fast else roster_writes.insert_many
-    new_ids = insert(session, model, [w.scalars for w in creates])
+    through.update_records(session, model, [(w.record_id, w.scalars) for w in updates])
+    new_ids = through.insert_records(session, model, [w.scalars for w in creates])
     for write, new_id in zip(creates, new_ids, strict=True):
         write.decision.created_id = new_id
-    replace_links = bulk_writes.replace_links_copied if fast else roster_writes.replace_links
     for link in plan.spec.links:
         if link.table is not None:
-            replace_links(
+            through.replace_links(
                 session,
                 link.table,
                 owner_column=link.owner_column,
@@ -166,7 +161,7 @@ def _write_many(
             )
     entity = plan.spec.entity.value
     changes = [row for write in writes for row in _change_rows(plan, write, entity)]
-    _insert(session, ImportChange, _CHANGE_COLUMNS, changes, fast=fast)
+    through.insert_rows(session, ImportChange, _CHANGE_COLUMNS, changes)
 
 
 def _scalars(
@@ -258,43 +253,7 @@ def _record_results(session: Session, plan: ImportPlan, decisions: Sequence[Deci
         )
         for d in decisions
     ]
-    if plan.earlier is not None:
-        for column in bulk_writes.EARLIER_ROW_COLUMNS:
-            at = _RESULT_COLUMNS.index(column)
-            plan.earlier.add(column, (row[at] for row in rows))
-    _insert(session, ImportRowResult, _RESULT_COLUMNS, rows, fast=plan.fast)
-
-
-def _insert(
-    session: Session,
-    model: type[Base],
-    columns: tuple[str, ...],
-    rows: Sequence[tuple[Any, ...]],
-    *,
-    fast: bool,
-) -> None:
-    """One insert of `rows` (values of `columns`), or one `COPY` on the fast path."""
-    if not rows:
-        return
-    table = roster_writes.table_of(model)
-    if not fast:
-        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
-    json_at = [at for at, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    if json_at:
-        rows = [_with_json(row, json_at) for row in rows]
-    bulk_writes.copy_rows(session, table.name, columns, rows)
-
-
-_NO_ERRORS = json.dumps([])
-
-
-def _with_json(row: tuple[Any, ...], json_at: list[int]) -> tuple[Any, ...]:
-    values = list(row)
-    for at in json_at:
-        value = values[at]
-        values[at] = _NO_ERRORS if isinstance(value, list) and not value else json.dumps(value)
-    return tuple(values)
+    plan.writes.insert_rows(session, ImportRowResult, _RESULT_COLUMNS, rows)
 
 
 def _counts(decisions: Sequence[Decision]) -> dict[str, int]:

@@ -25,15 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.csv_in import Header
-from jobs.import_fast import EarlierKeys
 from jobs.import_rows import RowDraft, RowOutcome, RowResult
 from jobs.import_spec import EntitySpec, Link, Unique
+from jobs.import_writes import RosterWrites, StatementWrites
 from jobs.passwords import verify_password
 from schemas.codecs import colon_hint
 from schemas.columns import Column
 from schemas.products import Product
 from schemas.scope import Role, Scope
-from storage import bulk_writes, references
+from storage import references
 from storage.models import ImportRowResult, Student
 from storage.references import Reference, name_key
 
@@ -50,12 +50,9 @@ class ImportPlan:
     purchased: tuple[Product, ...]
     dry_run: bool
     taught_class_ids: frozenset[int] = frozenset()
-    fast: bool = False
-    """The fast path (Postgres): the same checks, earlier rows found by index probes and
-    writes through `COPY` (`jobs.import_fast`); False is the general path, the reference."""
-    earlier: EarlierKeys | None = None
-    """On the fast path, for a job that starts at its first row: the keys its earlier rows
-    may have recorded; the other keys need no look-up."""
+    writes: RosterWrites = field(default_factory=StatementWrites)
+    """How the batch reaches the database, and so how earlier rows are found: chosen once
+    per run (`jobs.imports`), the same answers either way."""
 
 
 @dataclass(slots=True)
@@ -156,16 +153,7 @@ def _earlier_rows(
     """The first row of this job, before this batch, that named each key."""
     if not keys:
         return {}
-    if plan.fast:
-        if plan.earlier is not None:
-            keys = plan.earlier.may_hold(column.key, keys)
-        return bulk_writes.first_rows(session, plan.job_id, column.key, keys)
-    statement = (
-        select(column, ImportRowResult.row_number)
-        .where(ImportRowResult.job_id == plan.job_id, column.in_(list(keys)))
-        .order_by(ImportRowResult.row_number.desc())
-    )
-    return {key: row for key, row in session.execute(statement)}
+    return plan.writes.earlier_rows(session, plan.job_id, column, keys)
 
 
 # --- references --------------------------------------------------------------------------

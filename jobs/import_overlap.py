@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from contextvars import copy_context
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,23 @@ from jobs.password_pool import PasswordPool
 from jobs.process_settings import quick_thread_switches
 
 Rows = list[tuple[int, list[str]]]
+
+
+class BatchRunner(Protocol):
+    """Takes every batch `next_rows` gives through the checks and the writes, telling
+    `committed` of each once it is committed, in order: `apply_overlapped`, or
+    `jobs.imports.apply_in_turn`."""
+
+    def __call__(
+        self,
+        ctx: JobContext,
+        plan: ImportPlan,
+        next_rows: Callable[[], Rows],
+        parse: Callable[[Rows], list[RowDraft]],
+        passwords: PasswordPool,
+        *,
+        committed: Callable[[Rows, list[Decision]], None],
+    ) -> None: ...
 
 
 @dataclass

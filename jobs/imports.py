@@ -15,20 +15,21 @@
 A cancel is noticed between batches: what was committed stays, the rest of the rows are
 reported as `not processed`.
 
-On Postgres `run_import` takes the fast path (`jobs.import_fast`): the same stages and rules,
-with remembered cell decoding, index probes only where an earlier row may match, `COPY`
-writes, a password pool, and each batch written while the next is checked
-(`jobs.import_overlap`).
-`run_general_import` is the general path everywhere (SQLite always takes it): the reference
-the fast path is tested against, row result for row result.
+How each stage gets its answers is chosen once per run, in `_strategies`, never below:
+on Postgres `run_import` takes the fast path, with the same stages and rules: remembered
+cell decoding (`jobs.import_fast`), `COPY` and array writes with index probes for earlier
+rows (`jobs.import_writes.CopyWrites`), a password pool, and each batch written while the
+next is checked (`jobs.import_overlap`). `run_general_import` takes the general path
+everywhere (SQLite always does): the reference the fast path is tested against, row result
+for row result.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from sqlalchemy import func, select
@@ -39,9 +40,10 @@ from jobs.errors import FileRefused, JobCancelled
 from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import EarlierKeys, RememberingDecoder
-from jobs.import_overlap import apply_overlapped
+from jobs.import_overlap import BatchRunner, Rows, apply_overlapped
 from jobs.import_report import LiveReports, live_reports, report_keys, write_reports
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
+from jobs.import_writes import CopyWrites, RosterWrites, StatementWrites
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
 from jobs.process_settings import rare_collections
@@ -80,10 +82,8 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     with ctx.sessions() as session:
         plan = target.plan(session, job, survey.header)
         on_postgres = session.get_bind().dialect.name == "postgresql"
-    fast_path = on_postgres if fast is None else fast and on_postgres
-    # a job starting at its first row has no earlier results but this run's own
-    earlier = EarlierKeys() if fast_path and job.checkpoint == 0 else None
-    plan = replace(plan, fast=fast_path, earlier=earlier)
+    chosen = _strategies(fast=on_postgres if fast is None else fast and on_postgres, job=job)
+    plan = replace(plan, writes=chosen.writes)
     warnings = _warnings(survey)
     report_progress(ctx, job.id, total=survey.rows)
     rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)
@@ -97,8 +97,9 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
                 live = stack.enter_context(
                     live_reports(ctx.store, keys=keys, header=survey.header, rows=survey.rows)
                 )
-            passwords = stack.enter_context(PasswordPool(processes=None if plan.fast else 1))
-            _apply_rows(ctx, plan, job.checkpoint, rows, passwords, live=live)
+            passwords = stack.enter_context(PasswordPool(processes=chosen.password_processes))
+            pending = ((row, cells) for row, cells in rows if row > job.checkpoint)
+            _apply_rows(ctx, plan, chosen, pending, passwords, live=live)
     except JobCancelled:
         cancelled = True
     return _report(ctx, job, survey, warnings, keys=keys, cancelled=cancelled, live=live)
@@ -118,18 +119,34 @@ def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
     return open_file
 
 
+@dataclass(frozen=True)
+class _Strategies:
+    """How this run gets each stage's answers; the answers are the same either way."""
+
+    writes: RosterWrites
+    decoder: RememberingDecoder | None  # None: each row decoded on its own (`parse_row`)
+    run_batches: BatchRunner
+    password_processes: int | None  # None: a pool as wide as the machine
+
+
+def _strategies(*, fast: bool, job: Job) -> _Strategies:
+    if not fast:
+        return _Strategies(StatementWrites(), None, apply_in_turn, 1)
+    # a job starting at its first row has no earlier results but this run's own
+    earlier = EarlierKeys() if job.checkpoint == 0 else None
+    return _Strategies(CopyWrites(earlier), RememberingDecoder(), apply_overlapped, None)
+
+
 def _apply_rows(
     ctx: JobContext,
     plan: ImportPlan,
-    checkpoint: int,
-    rows: Iterator[tuple[int, list[str]]],
+    chosen: _Strategies,
+    pending: Iterator[tuple[int, list[str]]],
     passwords: PasswordPool,
     *,
     live: LiveReports | None,
 ) -> None:
-    pending = ((row, cells) for row, cells in rows if row > checkpoint)
-    header = plan.header
-    decoder = RememberingDecoder() if plan.fast else None
+    header, decoder = plan.header, chosen.decoder
 
     def next_rows() -> list[tuple[int, list[str]]]:
         return list(itertools.islice(pending, ctx.batch_rows))
@@ -143,9 +160,20 @@ def _apply_rows(
         if live is not None:
             live.add(batch, (decision.result() for decision in decisions))
 
-    if plan.fast:
-        apply_overlapped(ctx, plan, next_rows, parse, passwords, committed=committed)
-        return
+    chosen.run_batches(ctx, plan, next_rows, parse, passwords, committed=committed)
+
+
+def apply_in_turn(
+    ctx: JobContext,
+    plan: ImportPlan,
+    next_rows: Callable[[], Rows],
+    parse: Callable[[Rows], list[RowDraft]],
+    passwords: PasswordPool,
+    *,
+    committed: Callable[[Rows, list[Decision]], None],
+) -> None:
+    """Each batch in turn: parse, check, write and commit it, then the next
+    (`jobs.import_overlap.apply_overlapped` is the other `BatchRunner`)."""
     first = True
     while batch := next_rows():
         with unit_of_work(ctx.sessions) as session:
