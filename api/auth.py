@@ -1,9 +1,11 @@
 """Who is calling: the portal's bearer token, checked, then the educator's scope.
 
 The portal signs a JWT (HS256) with the service's secret key, with the claims `district`
-(the district's id), `sub` (the educator's username) and `exp` (required). The token says
-only who is asking; what they may do (district admin, school admin, teacher) comes from
-the roster, every request, so a change in the roster applies at once.
+(the district's id), `sub` (the educator's username) and `exp` (required: a whole Unix
+time, at most `ROSTERJOBS_MAX_TOKEN_SECONDS` away, so that a leaked token soon stops
+working). The token says only who is asking; what they may do (district admin, school
+admin, teacher) comes from the roster, every request, so a change in the roster applies at
+once.
 """
 
 from __future__ import annotations
@@ -59,25 +61,44 @@ def issue_token(
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, secret_key: str) -> TokenClaims:
-    """Check the signature, the expiry and the claims; raise TokenRefused saying why."""
+def decode_token(
+    token: str, secret_key: str, *, max_seconds: int, now: float | None = None
+) -> TokenClaims:
+    """Check the signature, the expiry and the claims; raise TokenRefused saying why.
+
+    A token whose `exp` is more than `max_seconds` away is refused like an expired one.
+    """
     try:
         claims = jwt.decode(
             token,
             secret_key,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub", "district"]},
+            # `exp` is checked by `_check_expiry`: PyJWT would take 1.5e9 or "1500000000"
+            options={"require": ["exp", "sub", "district"], "verify_exp": False},
             leeway=CLOCK_LEEWAY_SECONDS,
         )
-    except jwt.ExpiredSignatureError as err:
-        raise TokenRefused("The token has expired.") from err
     except jwt.InvalidSignatureError as err:
         raise TokenRefused("The token's signature does not match.") from err
     except jwt.MissingRequiredClaimError as err:
         raise TokenRefused(f"The token has no {err.claim!r} claim.") from err
     except jwt.InvalidTokenError as err:
         raise TokenRefused("The token is malformed.") from err
+    _check_expiry(claims["exp"], time.time() if now is None else now, max_seconds)
     return TokenClaims(_district_id(claims.get("district")), _username(claims.get("sub")))
+
+
+def _check_expiry(exp: Any, now: float, max_seconds: int) -> None:
+    """`exp` must be a whole Unix time, not yet past and at most `max_seconds` away (both
+    give the portal's clock `CLOCK_LEEWAY_SECONDS` of slack)."""
+    if isinstance(exp, bool) or not isinstance(exp, int):
+        raise TokenRefused("The token's 'exp' claim must be a whole number of seconds.")
+    if exp <= now - CLOCK_LEEWAY_SECONDS:
+        raise TokenRefused("The token has expired.")
+    if exp > now + max_seconds + CLOCK_LEEWAY_SECONDS:
+        raise TokenRefused(
+            f"The token's 'exp' claim is more than {max_seconds} seconds away; "
+            "ask for a shorter-lived token."
+        )
 
 
 def _district_id(value: Any) -> int:
@@ -112,7 +133,11 @@ def current_scope(
     if credentials is None:
         raise unauthorized("Send the header 'Authorization: Bearer <token>'.", invalid=False)
     try:
-        claims = decode_token(credentials.credentials, runtime.settings.secret_key)
+        claims = decode_token(
+            credentials.credentials,
+            runtime.settings.secret_key,
+            max_seconds=runtime.settings.max_token_seconds,
+        )
     except TokenRefused as err:
         raise unauthorized(str(err)) from err
     with runtime.jobs.sessions() as session:

@@ -19,6 +19,8 @@ The two job totals are sums over the jobs table, so deleting jobs (re-seeding a 
 lowers them, which Prometheus reads as a counter reset.
 
 Access: `Authorization: Bearer <ROSTERJOBS_OPS_TOKEN>` (401 without it or with another).
+Wrong tokens count against the caller's address as on `/ops/login` (`api.token_guesses`):
+after 5 within a minute, 429 with `Retry-After` until the window passes.
 Without an ops token configured, `/metrics` is switched off and answers 404, as `/ops` does.
 When the broker does not answer, that scrape leaves the queue figures out (and logs
 `metrics.broker_unavailable`); when the database does not answer, it is a 503.
@@ -44,7 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import RuntimeDep
 from api.errors import refused
-from api.ops_auth import OpsAuth
+from api.ops_auth import OpsAuth, offered_token_matches
 from jobs.reaper import count_stuck_jobs
 from schemas.jobs import FINISHED
 from storage.job_records import SecondsBetween
@@ -76,15 +78,17 @@ def metrics(request: Request, runtime: RuntimeDep) -> Response:
 
 
 def _check_ops_token(request: Request, ops_token: str | None, secret_key: str) -> None:
-    """404 when no ops token is configured; 401 unless the bearer token is that one."""
+    """404 when no ops token is configured; 401 unless the bearer token is that one; 429
+    while the caller's address has guessed wrong too often."""
     if not ops_token:
         raise refused(404, "Not Found")
     scheme, _, offered = request.headers.get("authorization", "").partition(" ")
-    matches = OpsAuth(ops_token, secret_key).token_matches(offered.strip())
-    if scheme.lower() != "bearer" or not matches:
-        raise refused(
-            401, "The operations token is missing or not right.", {"WWW-Authenticate": "Bearer"}
-        )
+    auth = OpsAuth(ops_token, secret_key)
+    if scheme.lower() == "bearer" and offered_token_matches(request, auth, offered.strip()):
+        return
+    raise refused(
+        401, "The operations token is missing or not right.", {"WWW-Authenticate": "Bearer"}
+    )
 
 
 class RosterjobsCollector(Collector):

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from jobs.requests import text_problem
 from schemas.columns import Entity
 from schemas.jobs import JobKind, JobStatus
 
@@ -20,13 +21,11 @@ MAX_DATABASE_ID = 2**31 - 1
 
 
 def clean_text(value: str) -> str:
-    """Refuse text the database cannot store: NUL characters and unpaired surrogates."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise ValueError("must be valid Unicode text") from err
+    """Refuse text the database cannot store: NUL characters and unpaired surrogates (a
+    JSON escape such as `"\\ud800"` alone), with the same words as the CLI's refusal."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(f"The value {problem}.")
     return value
 
 

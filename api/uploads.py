@@ -6,12 +6,15 @@ link lifetime. The bucket's upload event, or `POST /v1/imports/{id}/start`, star
 
 Folder storage: a signed, expiring `PUT /v1/uploads/{job_id}` on the API itself, which
 streams the body into the store (never holding it whole), refuses it past the size limit,
-and then queues the import itself.
+and then queues the import itself. One upload per link at a time: the store's lock on the
+key refuses a second one while the first is being received.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +23,7 @@ from starlette.requests import Request
 from api.errors import refused
 from api.links import LinkSigner
 from api.models import UploadTarget
-from storage.objects import ObjectStore
+from storage.objects import ObjectStore, WriteInProgress
 from storage.s3 import S3Store
 from worker.runtime import Runtime
 
@@ -64,29 +67,44 @@ class EmptyUpload(Exception):
     """The upload is empty."""
 
 
-async def receive_file(request: Request, store: ObjectStore, key: str, max_bytes: int) -> int:
-    """Stream the request body to `key`; answers its size.
+@asynccontextmanager
+async def received_file(
+    request: Request, store: ObjectStore, key: str, max_bytes: int
+) -> AsyncIterator[int]:
+    """Stream the request body to `key`, then run the caller's block with its size.
 
-    Refused with 413 when the declared or the streamed length passes `max_bytes`, and with
-    400 when empty; then nothing is stored at `key` (the store publishes an object only
-    when its write block ends cleanly). Store calls run in the thread pool, off the loop.
+    The file is published at `key` only when that block ends cleanly: while it runs, the
+    caller still holds the key (the folder store's lock) and decides whether this upload
+    is the one to keep; raising there discards it and leaves the stored file as it was.
+
+    Refused with 409 while another upload to `key` is being received, with 413 when the
+    declared or the streamed length passes `max_bytes`, and with 400 when empty; then
+    nothing is stored at `key`. Store calls run in the thread pool, off the loop.
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     writing = store.open_write(key)
-    out = await run_in_threadpool(writing.__enter__)
     try:
-        size = await _copy_body(request, out, max_bytes)
+        out = await run_in_threadpool(writing.__enter__)
+    except WriteInProgress as err:
+        raise refused(409, "Another upload to this link is in progress.") from err
+    try:
+        yield await _copy_body(request, out, max_bytes)
+    except UploadTooLarge as err:
+        await _discard(writing, err)
+        raise _too_large(max_bytes) from err
+    except EmptyUpload as err:
+        await _discard(writing, err)
+        raise refused(400, "The upload is empty; send the CSV file as the body.") from err
     except BaseException as err:
-        await run_in_threadpool(writing.__exit__, type(err), err, err.__traceback__)
-        if isinstance(err, UploadTooLarge):
-            raise _too_large(max_bytes) from err
-        if isinstance(err, EmptyUpload):
-            raise refused(400, "The upload is empty; send the CSV file as the body.") from err
+        await _discard(writing, err)
         raise
     await run_in_threadpool(writing.__exit__, None, None, None)
-    return size
+
+
+async def _discard(writing: AbstractContextManager[BinaryIO], err: BaseException) -> None:
+    await run_in_threadpool(writing.__exit__, type(err), err, err.__traceback__)
 
 
 async def _copy_body(request: Request, out: BinaryIO, max_bytes: int) -> int:

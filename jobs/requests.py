@@ -2,13 +2,16 @@
 
 `plan_export` turns a request (names, as a person typed them) into an `ExportPlan`
 (database ids, the requester's scope, the exact columns), or refuses it with one message
-that names the problem. `submit_export` refuses before any job exists, so a bad request
-never leaves a job behind; the worker plans again because the roster may have changed.
+that names the problem; text no database can store (`text_problem`) is refused first.
+`submit_export` refuses before any job exists, so a bad request never leaves a job behind;
+the worker plans again because the roster may have changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -82,6 +85,7 @@ def submit_export(session: Session, request: ExportRequest) -> Job:
 
 
 def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
+    check_text(request)
     scope = resolve_scope(session, request.district, request.username)
     entity = _entity(request.entity)
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
@@ -98,6 +102,8 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
 def resolve_scope(session: Session, district_ref: str, username: str) -> Scope:
     """The requesting educator's scope; the same refusal whether the district or the
     educator is unknown, so a request cannot probe which districts exist."""
+    _refuse_unstorable("district", district_ref)
+    _refuse_unstorable("username", username)
     district = districts.find_district(session, district_ref)
     educator = educators.find_educator(session, district.id, username) if district else None
     if educator is None:
@@ -244,6 +250,7 @@ class ImportTarget:
 
 
 def plan_import(session: Session, request: ImportRequest) -> ImportTarget:
+    check_text(request)
     scope = resolve_scope(session, request.district, request.username)
     entity = _entity(request.entity)
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
@@ -271,3 +278,63 @@ def import_key(district_id: int, job_id: str, filename: str) -> str:
     """Where an import's upload lands: the job's random id makes the key unguessable."""
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)[-100:]
     return f"imports/{district_id}/{job_id}/upload-{name.lstrip('.') or 'file.csv'}"
+
+
+# Text that no database or UTF-8 file can hold
+
+_UNPAIRED_SURROGATE = re.compile(r"[\ud800-\udfff]")
+NOT_UTF8 = "is not UTF-8 text (it holds an unpaired surrogate)"
+
+# A request's text fields: what a person calls each one, and its field in the API's body
+# (a field missing here is called by its attribute's name).
+_TEXT_FIELDS = {
+    "district": ("The district", "district"),
+    "username": ("The username", "username"),
+    "entity": ("The entity", "entity"),
+    "columns": ("A column name", "columns"),
+    "grade": ("The grade filter", "filters.grade"),
+    "school": ("The school filter", "filters.school"),
+    "class_group": ("The class/group filter", "filters.class_group"),
+    "product": ("The product filter", "filters.product"),
+    "search": ("The search filter", "filters.search"),
+    "filename": ("The file name", "filename"),
+}
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored nor written back as UTF-8, or None when it can.
+
+    An unpaired surrogate is what Python makes of bytes that are not UTF-8 (a command-line
+    argument, decoded with surrogateescape) or of a JSON escape such as `"\\ud800"`; a pair
+    of escapes becomes one character, so any surrogate left in a `str` is unpaired. Neither
+    the database nor any UTF-8 writer (the job record, a log line, an answer) accepts it.
+    """
+    if "\x00" in value:
+        return "holds a NUL character, which cannot be stored"
+    if _UNPAIRED_SURROGATE.search(value):
+        return NOT_UTF8
+    return None
+
+
+def check_text(request: ExportRequest | ImportRequest) -> None:
+    """Refuse a request whose text could not be stored, naming the field (RequestRefused).
+
+    Checked before any query, so such text never reaches the database: the CLI and the
+    worker come this way, and the API's body models apply `text_problem` themselves.
+    """
+    for name, value in _text_values(request):
+        _refuse_unstorable(name, value)
+
+
+def _refuse_unstorable(name: str, value: str) -> None:
+    problem = text_problem(value)
+    if problem is not None:
+        label, field = _TEXT_FIELDS.get(name, (f"The {name.replace('_', ' ')}", name))
+        raise RequestRefused(f"{label} {problem}.", field=field)
+
+
+def _text_values(request: ExportRequest | ImportRequest) -> Iterator[tuple[str, str]]:
+    for spec in fields(request):
+        value = getattr(request, spec.name)
+        values = value if isinstance(value, tuple) else (value,)
+        yield from ((spec.name, text) for text in values if isinstance(text, str))

@@ -2,7 +2,8 @@
 # Make sure the services the tests use are installed and answering on loopback:
 # PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379; and that Debian's
 # Chromium is at /usr/bin/chromium for the dashboard's browser test (Playwright drives it;
-# the test never downloads a browser of its own).
+# the test never downloads a browser of its own); and that curl and jq are on the PATH for
+# the walkthrough of docs/http-api.md, which tests/e2e/test_readme_walkthrough.py runs.
 set -euo pipefail
 
 apt_updated=""
@@ -18,6 +19,8 @@ redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; 
 
 need_package redis-server redis-server
 need_package pg_ctlcluster postgresql
+need_package curl curl
+need_package jq jq
 if [ ! -x /usr/bin/chromium ]; then
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null

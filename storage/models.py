@@ -335,3 +335,19 @@ class JobEvent(Base):
     event: Mapped[str] = mapped_column(String(20))
     attempt: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class OpsSession(Base):
+    """A browser signed in to the operations dashboard (see `storage.ops_sessions`).
+
+    `id` is the SHA-256 (hex) of the random session id its cookie carries, never the id
+    itself, so a copy of the table opens no session. A session ends at `expires_at`, or when
+    `revoked_at` is set (signing out, or "Sign out everyone"); the row stays until it expires.
+    """
+
+    __tablename__ = "ops_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()

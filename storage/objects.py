@@ -20,15 +20,18 @@ Every store follows the same rules, so a pipeline tested on one behaves the same
 - closing the stream that `open_write` yields (a `TextIOWrapper` does so on exit) neither
   publishes nor discards the object; only the end of the with-block does;
 - a missing object is `ObjectNotFound`; a store that does not answer is `StorageUnavailable`
-  (transient: retry later).
+  (transient: retry later);
+- a folder takes one writer per key at a time: a second `open_write` of a key being written
+  raises `WriteInProgress` at once, and leaves the first writer's file alone (S3 has no such
+  lock: there the last upload to complete wins).
 """
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import io
 import os
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -58,6 +61,10 @@ class ObjectNotFound(_DocumentedError, LookupError):
 
 class StorageUnavailable(_DocumentedError, RuntimeError):
     """Object storage did not answer; try again later."""
+
+
+class WriteInProgress(_DocumentedError, RuntimeError):
+    """Another writer is storing an object at this key."""
 
 
 class ObjectStore(Protocol):
@@ -165,18 +172,68 @@ def attachment_disposition(filename: str) -> str:
 
 
 def _remove_abandoned_parts(path: Path) -> None:
-    """Remove the temp files that killed writers of `path` left beside it."""
+    """Remove the part files left beside `path` by writers of earlier versions, which named
+    them at random (`.students.csv.k2x8q1.part`) and were killed mid-write. A part file whose
+    lock is held stays: it is a live writer's, of another key (`students.csv.1`'s part
+    matches the pattern too)."""
     for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        part.unlink(missing_ok=True)
+        _remove_if_abandoned(part)
+
+
+def _remove_if_abandoned(part: Path) -> None:
+    try:
+        fd = os.open(part, os.O_RDONLY)
+    except FileNotFoundError:  # its writer published or removed it meanwhile
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _still_at(fd, part):
+            part.unlink()
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _locked_part(part: Path) -> BinaryIO:
+    """Open the key's part file, emptied and locked (`flock`) for this writer alone.
+
+    The lock dies with its process, so a writer killed mid-write blocks nobody: the next
+    writer takes its part file over. The part file is the lock, and its writer renames it
+    away when it publishes (or removes it when it fails); so a lock won on a file that
+    is no longer at `part` is worthless, and the opening starts again.
+    Raises WriteInProgress when a live writer holds it.
+    """
+    while True:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            os.close(fd)
+            raise WriteInProgress() from err
+        if _still_at(fd, part):
+            os.ftruncate(fd, 0)
+            return os.fdopen(fd, "wb")
+        os.close(fd)
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """Whether the file open as `fd` is still the one at `path`."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 class FolderStore:
     """Objects as files below `root`, the embedded default (`./var/objects`).
 
-    Writes go to a temp file beside the final one, are fsynced, then renamed over it, so the
-    switch is atomic. A writer killed mid-write (SIGKILL, out of memory) leaves its temp file;
-    the next complete write of the same key removes it (a key is written by one job, and a
-    job runs on one worker at a time). Files are created owner-readable only (they hold
+    A writer streams into the part file beside the final one (`.students.csv.part`),
+    fsyncs it, then renames it over the final one, so the switch is atomic. The part file
+    is locked while written: one writer per key at a time, and a second one is refused
+    with WriteInProgress rather than left to overwrite, or remove, the first one's file.
+    A writer killed mid-write (SIGKILL, out of memory) leaves its part file; the next
+    writer of the key takes it over. Files are created owner-readable only (they hold
     roster data).
     `content_type` is not kept: a folder has no metadata, and links serve CSV anyway.
     """
@@ -191,16 +248,18 @@ class FolderStore:
     def open_write(self, key: str, *, content_type: str = CSV_CONTENT_TYPE) -> Iterator[BinaryIO]:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        part = path.with_name(f".{path.name}.part")
+        file = _locked_part(part)
         try:
-            with os.fdopen(fd, "wb") as file:
-                yield cast(BinaryIO, ObjectWriter(file))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp_name, path)
+            yield cast(BinaryIO, ObjectWriter(file))
+            file.flush()
+            os.fsync(file.fileno())
+            os.replace(part, path)
         except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
+            part.unlink(missing_ok=True)  # still locked: no other writer's file yet
             raise
+        finally:
+            file.close()  # releases the lock, only now that the part file is gone
         _remove_abandoned_parts(path)
         _fsync_folder(path.parent)
 

@@ -175,6 +175,11 @@ class S3Store:
     def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
         """A presigned GET that downloads as `filename` (as text/csv) for `ttl_seconds`.
 
+        The answer carries `Cache-Control: no-store`, so no browser or proxy keeps the roster
+        data. (S3 has no override for `X-Content-Type-Options: nosniff`, which the folder
+        store's links send; the `attachment` disposition already keeps browsers from
+        rendering the file.)
+
         Signed locally: it does not check that the object exists. With temporary credentials
         (an STS or instance role) the link also dies when those credentials expire.
         """
@@ -183,6 +188,7 @@ class S3Store:
             "Key": self._key(key),
             "ResponseContentDisposition": attachment_disposition(filename),
             "ResponseContentType": "text/csv",
+            "ResponseCacheControl": "no-store",
         }
         url: str = self.client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=check_ttl(ttl_seconds)

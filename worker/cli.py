@@ -1,16 +1,25 @@
 """The `rosterjobs` command line: one entry point, a subcommand per task.
 
 Settings come from the environment (see `worker.settings`); every subcommand that needs the
-database, storage or broker starts the runtime once and passes it down.
+database, storage or broker starts the runtime once and passes it down. Every option says
+what it does and shows its default in `--help`; a usage error is one line on stderr, exit 2.
+`-v`/`--verbose` (before or after the subcommand) shows the worker's and libraries' logs,
+which a terminal otherwise keeps at WARNING (see `worker.logs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn, TypeAlias
 
+from schemas.jobs import JobKind, JobStatus
 from worker import commands
+from worker.settings import SettingsError
+
+ENTITIES = ("students", "educators", "classes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,44 +30,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args))
-    except commands.CommandError as err:
+    except (commands.CommandError, SettingsError) as err:
         print(f"rosterjobs: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: …)" to an option's help when there is a default worth showing: not
+    for flags, and not when the option has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the CLI (subcommands inherit the class): defaults shown in help, and a
+    usage error told in one line, as the API's 422 answers in one sentence."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`.\n")
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rosterjobs", description="Roster export/import jobs for the learning portal."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    _verbosity(parser, default=0)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    _db(sub)
-    _seed(sub)
-    _export(sub)
-    _import(sub)
-    _jobs(sub)
-    _worker(sub)
-    _api(sub)
-    _token(sub)
-    _s3_events(sub)
-    _demo(sub)
+    for add in (_db, _seed, _export, _import, _jobs, _worker, _api, _token, _s3_events, _demo):
+        add(sub)
     return parser
 
 
-def _db(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def version() -> str:
+    """The installed package's version (pyproject.toml's, once installed)."""
+    try:
+        return importlib.metadata.version("rosterjobs")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _verbosity(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="show the worker's and libraries' logs (-v: INFO, -vv: DEBUG)",
+    )
+
+
+def _command(sub: Subcommands, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand that runs, with a `-v` of its own: `-v` counts before or after the
+    subcommand's name. (Without a default, the subcommand's `-v` leaves one given before the
+    name in place; with one, it would overwrite it with 0.)"""
+    command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    _verbosity(command, default=argparse.SUPPRESS)
+    return command
+
+
+def _db(sub: Subcommands) -> None:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(title="actions", metavar="ACTION", required=True)
-    upgrade = db_sub.add_parser("upgrade", help="apply migrations (creates the schema)")
+    upgrade = _command(db_sub, "upgrade", "apply migrations (creates the schema)")
     upgrade.set_defaults(run=commands.db_upgrade)
 
 
-def _seed(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    seed = sub.add_parser("seed", help="create a synthetic district")
-    seed.add_argument("--district", required=True, metavar="NAME")
-    seed.add_argument("--students", required=True, type=_count, metavar="N")
-    seed.add_argument("--schools", type=_count, metavar="S")
-    seed.add_argument("--random-seed", type=int, default=0, metavar="X")
+def _seed(sub: Subcommands) -> None:
+    seed = _command(sub, "seed", "create a synthetic district")
+    seed.add_argument("--district", required=True, metavar="NAME", help="the district's name")
+    seed.add_argument(
+        "--students", required=True, type=_count, metavar="N", help="how many students"
+    )
+    seed.add_argument(
+        "--schools", type=_count, metavar="S", help="how many schools (default: one per 500)"
+    )
+    seed.add_argument(
+        "--random-seed",
+        type=int,
+        default=0,
+        metavar="X",
+        help="the same seed makes the same district (names, grades, classes)",
+    )
     seed.add_argument("--replace", action="store_true", help="delete and re-seed if it exists")
     seed.add_argument("--json", action="store_true", help="print the summary as JSON")
     seed.set_defaults(run=commands.seed)
@@ -73,81 +140,99 @@ def _requester(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the job object as JSON")
 
 
-def _export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    export = sub.add_parser("export", help="export a roster to CSV")
+def _export(sub: Subcommands) -> None:
+    export = _command(sub, "export", "export a roster to CSV")
     _requester(export)
-    export.add_argument("--entity", required=True, choices=("students", "educators", "classes"))
+    export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
     columns = export.add_mutually_exclusive_group()
     columns.add_argument("--columns", metavar="LIST", help='optional columns, "A,B,…"')
     columns.add_argument("--all-columns", action="store_true", help="every optional column")
-    export.add_argument("--grade")
-    export.add_argument("--school", metavar="NAME")
-    export.add_argument("--class", dest="class_group", metavar="NAME")
-    export.add_argument("--product", metavar="NAME")
+    export.add_argument("--grade", metavar="G", help="students of this grade only (PK, K, 1…12)")
+    export.add_argument("--school", metavar="NAME", help="this school's rows only")
+    export.add_argument(
+        "--class", dest="class_group", metavar="NAME", help="this class/group's rows only"
+    )
+    export.add_argument(
+        "--product",
+        metavar="NAME",
+        help="rows of this purchased product only (students with access to it, its classes)",
+    )
     export.add_argument("--search", metavar="TEXT", help="name, username or ID contains")
     export.add_argument("--ids", metavar="LIST", help="Database IDs, comma-separated")
     export.set_defaults(run=commands.export)
 
 
-def _import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    imports = sub.add_parser("import", help="import a CSV file into the roster")
-    imports.add_argument("file", metavar="FILE")
+def _import(sub: Subcommands) -> None:
+    imports = _command(sub, "import", "import a CSV file into the roster")
+    imports.add_argument("file", metavar="FILE", help="the CSV file to import")
     _requester(imports)
-    imports.add_argument("--entity", required=True, choices=("students", "educators", "classes"))
+    imports.add_argument("--entity", required=True, choices=ENTITIES, help="what the file holds")
     imports.add_argument("--dry-run", action="store_true", help="validate and report only")
     imports.set_defaults(run=commands.import_file)
 
 
-def _jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _jobs(sub: Subcommands) -> None:
     jobs = sub.add_parser("jobs", help="list, show or cancel jobs")
     jobs_sub = jobs.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = jobs_sub.add_parser("list", help="newest jobs first")
-    listing.add_argument("--district", metavar="D")
-    listing.add_argument("--status")
-    listing.add_argument("--kind", choices=("export", "import"))
-    listing.add_argument("--limit", type=_count, default=20)
-    listing.add_argument("--json", action="store_true")
+    listing = _command(jobs_sub, "list", "newest jobs first")
+    listing.add_argument("--district", metavar="D", help="this district's jobs only (id or name)")
+    listing.add_argument(
+        "--status",
+        choices=[status.value for status in JobStatus],
+        metavar="STATUS",
+        help="jobs in this state only: %(choices)s",
+    )
+    listing.add_argument(
+        "--kind",
+        choices=[kind.value for kind in JobKind],
+        metavar="KIND",
+        help="jobs of this kind only: %(choices)s",
+    )
+    listing.add_argument("--limit", type=_count, default=20, metavar="N", help="at most N jobs")
+    listing.add_argument("--json", action="store_true", help="print the job objects as JSON")
     listing.set_defaults(run=commands.jobs_list)
     for name, run, text in (
         ("show", commands.jobs_show, "one job, with fresh links"),
         ("cancel", commands.jobs_cancel, "cancel a queued or running job"),
     ):
-        action = jobs_sub.add_parser(name, help=text)
-        action.add_argument("job_id", metavar="ID")
-        action.add_argument("--json", action="store_true")
+        action = _command(jobs_sub, name, text)
+        action.add_argument("job_id", metavar="ID", help="the job's id")
+        action.add_argument("--json", action="store_true", help="print the job object as JSON")
         action.set_defaults(run=run)
 
 
-def _worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    worker = sub.add_parser("worker", help="run dramatiq workers on the configured broker")
-    worker.add_argument("--processes", type=_count, default=2)
-    worker.add_argument("--threads", type=_count, default=2)
-    worker.add_argument("--queues", nargs="+", metavar="Q", help="default: all queues")
+def _worker(sub: Subcommands) -> None:
+    worker = _command(sub, "worker", "run dramatiq workers on the configured broker")
+    worker.add_argument("--processes", type=_count, default=2, metavar="N", help="worker processes")
+    worker.add_argument("--threads", type=_count, default=2, metavar="N", help="threads each")
+    worker.add_argument(
+        "--queues", nargs="+", metavar="Q", help="consume these queues only (default: all)"
+    )
     worker.set_defaults(run=commands.worker)
 
 
-def _api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    api = sub.add_parser("api", help="serve the portal's HTTP API (uvicorn)")
-    api.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    api.add_argument("--port", type=_port, default=8000, help="default: 8000")
+def _api(sub: Subcommands) -> None:
+    api = _command(sub, "api", "serve the portal's HTTP API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    api.add_argument("--port", type=_port, default=8000, help="port to listen on")
     api.set_defaults(run=commands.api)
 
 
-def _token(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    token = sub.add_parser("token", help="print a bearer token for the HTTP API (for testing)")
+def _token(sub: Subcommands) -> None:
+    token = _command(sub, "token", "print a bearer token for the HTTP API (for testing)")
     token.add_argument("--district", required=True, metavar="D", help="district id or name")
     token.add_argument(
         "--as", dest="username", required=True, metavar="USERNAME", help="the educator"
     )
     token.add_argument(
-        "--ttl", type=_count, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+        "--ttl", type=_count, default=3600, metavar="SECONDS", help="the token's lifetime"
     )
     token.set_defaults(run=commands.token)
 
 
-def _s3_events(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    events = sub.add_parser(
-        "s3-events", help="start imports when their upload lands in S3 (SQS notifications)"
+def _s3_events(sub: Subcommands) -> None:
+    events = _command(
+        sub, "s3-events", "start imports when their upload lands in S3 (SQS notifications)"
     )
     events.add_argument("--queue-url", required=True, metavar="URL", help="the SQS queue")
     events.add_argument(
@@ -159,9 +244,11 @@ def _s3_events(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     events.set_defaults(run=commands.s3_events)
 
 
-def _demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = sub.add_parser("demo", help="seed a demo district under ./var and export it")
-    demo.add_argument("--students", type=_count, default=20_000)
+def _demo(sub: Subcommands) -> None:
+    demo = _command(sub, "demo", "seed a demo district under ./var and export it")
+    demo.add_argument(
+        "--students", type=_count, default=20_000, metavar="N", help="the demo district's size"
+    )
     demo.set_defaults(run=commands.demo)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from dataclasses import asdict
@@ -12,7 +13,7 @@ from typing import Any
 
 from jobs.errors import RequestRefused
 from jobs.lifecycle import request_cancel
-from jobs.requests import ExportRequest, ImportRequest, resolve_scope
+from jobs.requests import ExportRequest, ImportRequest, resolve_scope, text_problem
 from jobs.views import job_object
 from schemas.jobs import JobStatus
 from storage import districts, job_records
@@ -20,6 +21,8 @@ from storage.db import unit_of_work, upgrade
 from storage.models import Job
 from storage.seed import seed_district
 from worker import submit
+from worker.logs import LEVEL_SETTING, configure_logging
+from worker.progress import QueueWatch, redis_queue_watch, wait_for_job
 from worker.runtime import Runtime, start
 from worker.settings import Settings
 
@@ -28,19 +31,24 @@ class CommandError(Exception):
     """The command cannot do what was asked; the message says why."""
 
 
-def runtime() -> Runtime:
-    return start(Settings.from_env())
+def runtime(args: argparse.Namespace, *, terminal_level: int = logging.WARNING) -> Runtime:
+    """The runtime, then logging as this command wants it (`start` set it up as a worker
+    process would): on a terminal, only lines at `terminal_level` and above unless `-v`, so
+    the worker's INFO lines do not bury the command's own output."""
+    rt = start(Settings.from_env())
+    configure_logging(verbosity=args.verbose, terminal_level=terminal_level)
+    return rt
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
     upgrade(rt.engine)
     print(f"database at {rt.engine.url.render_as_string(hide_password=True)} is up to date")
     return 0
 
 
 def seed(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
     upgrade(rt.engine)
     summary = seed_district(
         rt.engine,
@@ -63,7 +71,8 @@ def seed(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
+    _require_district(rt, args.district)
     request = ExportRequest(
         district=args.district,
         username=args.username,
@@ -84,10 +93,11 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_file(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
     path = Path(args.file)
     if not path.is_file():
-        raise CommandError(f"no file {args.file!r}")
+        raise CommandError(f"No file {args.file!r}.")
+    _require_district(rt, args.district)
     request = ImportRequest(
         district=args.district,
         username=args.username,
@@ -103,14 +113,32 @@ def import_file(args: argparse.Namespace) -> int:
 
 
 def _run_and_report(rt: Runtime, actor_name: str, job_id: str, args: Any) -> int:
-    submit.send(rt, actor_name, job_id, wait=args.wait, show_progress=args.wait)
+    """Send the job; wait for its end with --wait (a bar on a terminal), or always with the
+    in-process broker, where the job runs in this process."""
+    submit.enqueue(rt, actor_name, job_id)
+    if args.wait or rt.settings.embedded_broker:
+        watch = _queue_watch(rt, actor_name)
+        wait_for_job(rt.jobs, job_id, show_progress=args.wait, watch=watch)
     job = _job(rt, job_id)
     _print_job(rt, job, as_json=args.json)
     return 1 if job.status == JobStatus.FAILED.value else 0
 
 
+def _queue_watch(rt: Runtime, actor_name: str) -> QueueWatch | None:
+    """On Redis, what a waiting job's queue is and whether a worker serves it (the in-process
+    broker's worker is this process)."""
+    if rt.settings.embedded_broker:
+        return None
+    return redis_queue_watch(
+        rt.jobs.sessions,
+        rt.broker,
+        rt.broker.get_actor(actor_name).queue_name,
+        live_within_s=3 * rt.settings.heartbeat_seconds,
+    )
+
+
 def jobs_list(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
     with rt.jobs.sessions() as session:
         district_id = _district_id(session, args.district) if args.district else None
         found = job_records.list_jobs(
@@ -134,19 +162,20 @@ def jobs_list(args: argparse.Namespace) -> int:
 
 
 def jobs_show(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
     _print_job(rt, _job(rt, args.job_id), as_json=args.json)
     return 0
 
 
 def jobs_cancel(args: argparse.Namespace) -> int:
-    rt = runtime()
+    rt = runtime(args)
+    _refuse_unstorable("The job id", args.job_id)
     with unit_of_work(rt.jobs.sessions) as session:
         job = job_records.get(session, args.job_id)
         if job is None:
-            raise CommandError(f"no job {args.job_id}")
+            raise CommandError(_no_job(args.job_id))
         if not request_cancel(session, job):
-            raise CommandError(f"job {job.id} already finished ({job.status})")
+            raise CommandError(f"The job has already finished ({job.status}).")
     _print_job(rt, _job(rt, args.job_id), as_json=args.json)
     return 0
 
@@ -177,6 +206,8 @@ def worker(args: argparse.Namespace) -> int:
     # imported: an idle consumer sleeps up to this long between two looks at its queue
     # (its own default of 1 s puts most of a second between enqueue and start).
     env = {**os.environ, "dramatiq_worker_timeout": str(settings.worker_poll_ms)}
+    if args.verbose:  # each worker process sets up its logging from the environment
+        env[LEVEL_SETTING] = "DEBUG" if args.verbose > 1 else "INFO"
     os.execve(sys.executable, argv, env)
     return 0  # not reached: execv replaces this process
 
@@ -187,7 +218,7 @@ def api(args: argparse.Namespace) -> int:
 
     from api import create_app
 
-    rt = runtime()
+    rt = runtime(args, terminal_level=logging.INFO)
     # log_config=None: uvicorn's records go through our logging set-up (JSON lines);
     # no access log, because signed links carry their signature in the query string
     uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=False)
@@ -198,7 +229,14 @@ def token(args: argparse.Namespace) -> int:
     """Print a token as the portal would sign it, for the educator named."""
     from api.auth import issue_token
 
-    rt = runtime()
+    rt = runtime(args)
+    longest = rt.settings.max_token_seconds
+    if args.ttl > longest:
+        raise CommandError(
+            f"--ttl {args.ttl} is longer than the API accepts ({longest} seconds, "
+            "ROSTERJOBS_MAX_TOKEN_SECONDS)."
+        )
+    _require_district(rt, args.district)
     with rt.jobs.sessions() as session:
         try:
             scope = resolve_scope(session, args.district, args.username)
@@ -218,7 +256,7 @@ def s3_events(args: argparse.Namespace) -> int:
     from storage.s3 import S3Store, make_sqs_client
     from worker.s3_events import UploadEventConsumer, run_until_signalled, set_up_notifications
 
-    rt = runtime()
+    rt = runtime(args)
     store = rt.jobs.store
     if not isinstance(store, S3Store):
         raise CommandError(
@@ -253,14 +291,15 @@ def s3_events(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
-    return run_demo(runtime(), students=args.students)
+    return run_demo(runtime(args), students=args.students)
 
 
 def _job(rt: Runtime, job_id: str) -> Job:
+    _refuse_unstorable("The job id", job_id)
     with rt.jobs.sessions() as session:
         job = job_records.get(session, job_id)
     if job is None:
-        raise CommandError(f"no job {job_id}")
+        raise CommandError(_no_job(job_id))
     return job
 
 
@@ -288,10 +327,39 @@ def _print_job(rt: Runtime, job: Job, *, as_json: bool) -> None:
 
 
 def _district_id(session: Any, ref: str) -> int:
+    _refuse_unstorable("The district", ref)
     district = districts.find_district(session, ref)
     if district is None:
-        raise CommandError(f"no district {ref!r}")
+        raise CommandError(_no_district(ref))
     return district.id
+
+
+def _require_district(rt: Runtime, ref: str) -> None:
+    """Refuse a district that does not exist in the words `jobs list` uses, before a request
+    refuses it as "No educator … in district …" (which the API says on purpose, so that a
+    token cannot probe for districts; the command line has nobody to hide them from)."""
+    with rt.jobs.sessions() as session:
+        _district_id(session, ref)
+
+
+def _refuse_unstorable(label: str, text: str) -> None:
+    """Refuse text no database can hold (an argument that is not UTF-8) before a query
+    meets it, in the words of `jobs.requests`."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise CommandError(f"{label} {problem}.")
+
+
+def _no_district(ref: str) -> str:
+    """The one wording for a district not found, by id or by name."""
+    if ref.strip().isdigit():
+        return f"No district with id {ref.strip()}."
+    return f"No district named {ref!r}."
+
+
+def _no_job(job_id: str) -> str:
+    """The API's wording ("No such job."), with the id asked for."""
+    return f"No such job {job_id!r}."
 
 
 def _names(text: str | None) -> tuple[str, ...]:

@@ -5,6 +5,10 @@ district admin, edits the file as a teacher would in a spreadsheet (a grade, a n
 accent, a class added) plus two bad rows, imports it, and prints the counts and where the
 result and errors files are. Everything goes through the same queue, worker and pipelines
 as any other job.
+
+Each edit is made against the value the export holds now, so it always changes something:
+a rerun prints the same counts (updated 3, failed 2) as the first run, and says what it
+changed.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ def run_demo(rt: Runtime, *, students: int) -> int:
         return 1
     print(f"exported {exported['counts'].get('rows', 0)} students")
     print(f"students CSV: {exported['result_url']}")
-    edited = _edit(rt.jobs.store, exported, rt.settings.base_dir / "var" / "demo")
+    edited, changes = _edit(rt.jobs.store, exported, rt.settings.base_dir / "var" / "demo")
     print(f"edited 3 rows and added 2 bad rows: {edited}")
+    for change in changes:
+        print(f"  {change}")
     imported = _import(rt, summary, edited)
     counts = ", ".join(f"{name} {n}" for name, n in imported["counts"].items())
     print(f"import {imported['status']}: {counts}")
@@ -79,33 +85,49 @@ def _view(rt: Runtime, job_id: str) -> dict[str, Any]:
         return job_object(job, rt.jobs.store, link_ttl=rt.settings.link_ttl)
 
 
-def _edit(store: ObjectStore, exported: dict[str, Any], folder: Path) -> Path:
-    """The export with a teacher's edits: rows 2-4 changed, two bad rows appended."""
+def _edit(store: ObjectStore, exported: dict[str, Any], folder: Path) -> tuple[Path, list[str]]:
+    """The export with a teacher's edits, each made against the value it holds now (so a
+    rerun changes as many rows as the first run): rows 2-4 changed, two bad rows appended.
+    Answers the file and one line per edit."""
     key = f"exports/{exported['district_id']}/{exported['id']}/students.csv"
     with store.open_read(key) as raw:
         table = list(csv.reader(io.StringIO(raw.read().decode("utf-8-sig"), newline="")))
     header, rows = table[0], table[1:]
     col = {name: i for i, name in enumerate(header)}
-    rows[0][col["Grade"]] = "5" if rows[0][col["Grade"]] != "5" else "6"
-    rows[1][col["First Name"]] = "Zoë"
-    _add_a_class(rows[2], rows, col)
-    bad_grade = list(rows[3])
-    bad_grade[col["Grade"]] = "13"
-    bad_class = list(rows[4])
-    bad_class[col["Classes/Groups"]] = "Room 999"
+    changes = [
+        _set(rows[0], col, 2, "Grade", "5" if rows[0][col["Grade"]] != "5" else "6"),
+        _set(rows[1], col, 3, "First Name", _ACCENTED[rows[1][col["First Name"]] == "Zoë"]),
+        _set(rows[2], col, 4, "Classes/Groups", _other_classes(rows[2], rows, col)),
+    ]
+    bad_grade, bad_class = list(rows[3]), list(rows[4])
+    changes.append(_set(bad_grade, col, 5, "Grade", "13") + " (refused: not a grade)")
+    changes.append(
+        _set(bad_class, col, 6, "Classes/Groups", "Room 999") + " (refused: no such class)"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "students-edited.csv"
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         csv.writer(out).writerows([header, *rows[:3], bad_grade, bad_class])
-    return path
+    return path, changes
 
 
-def _add_a_class(row: list[str], rows: list[list[str]], col: dict[str, int]) -> None:
-    """Add to `row` a class/group of another student of the same school."""
-    mine = set(row[col["Classes/Groups"]].split(";"))
+_ACCENTED = ("Zoë", "Zoé")
+"""The name the demo gives row 3: Zoë, or Zoé when it is Zoë already."""
+
+
+def _set(row: list[str], col: dict[str, int], number: int, column: str, value: str) -> str:
+    """Set `row`'s cell and say so, as `row N: Column 'old' → 'new'`."""
+    old, row[col[column]] = row[col[column]], value
+    return f"row {number}: {column} {old!r} → {value!r}"
+
+
+def _other_classes(row: list[str], rows: list[list[str]], col: dict[str, int]) -> str:
+    """`row`'s classes/groups with one more, a class of another student of the same school;
+    when the row has them all already, without its last one."""
+    mine = [name for name in row[col["Classes/Groups"]].split(";") if name]
     for other in rows:
         if other[col["Organizations"]] == row[col["Organizations"]]:
-            extra = set(other[col["Classes/Groups"]].split(";")) - mine
+            extra = set(other[col["Classes/Groups"]].split(";")) - set(mine) - {""}
             if extra:
-                row[col["Classes/Groups"]] = ";".join(sorted(mine | {min(extra)}))
-                return
+                return ";".join(sorted({*mine, min(extra)}))
+    return ";".join(mine[:-1])

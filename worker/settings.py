@@ -8,6 +8,7 @@ first run. Code below this layer receives values as keyword arguments, never the
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,20 +17,67 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite:///var/rosterjobs.db"
 DEFAULT_STORAGE_URL = "var/objects"
 DEFAULT_LINK_TTL = 900
-OPS_TOKEN_MIN_CHARS = 16
+OPS_TOKEN_MIN_CHARS = 32
 
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot use."""
 
 
+class Secret(str):
+    """A setting never to be shown: to every caller the plain string it is, but its repr
+    (what a dataclass's repr, a debugger or a traceback's locals print) is `'***'`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr("***")
+
+
+class SecretUrl(str):
+    """A URL that may carry a password (the database's, the broker's). Its repr still names
+    the service and host, with the password as `***`: `'postgresql://app:***@db/roster'`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(masked_url(self))
+
+
+_PASSWORD_PARAMETER = re.compile(r"(password=)[^&#]*", re.IGNORECASE)
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password, in the user part or a `password=` parameter, as `***`.
+
+    The user part ends at the last `@`, so a password with an unescaped `@` or `/` in it is
+    still masked whole (masking too much is the safe side)."""
+    scheme, separator, rest = url.partition("://")
+    user_part, at, host = rest.rpartition("@")
+    if separator and at and ":" in user_part:
+        rest = f"{user_part.partition(':')[0]}:***@{host}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", f"{scheme}{separator}{rest}")
+
+
+_SECRET_FIELDS: dict[str, type[str]] = {
+    "database_url": SecretUrl,
+    "broker_url": SecretUrl,
+    "secret_key": Secret,
+    "ops_token": Secret,
+}
+
+
 @dataclass(frozen=True)
 class Settings:
+    """The service's settings. The secrets among them (`_SECRET_FIELDS`) are `Secret` or
+    `SecretUrl` strings however the settings are built, so no repr of them shows one."""
+
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
     storage_url: str = DEFAULT_STORAGE_URL
     secret_key: str = ""
     link_ttl: int = DEFAULT_LINK_TTL
+    max_token_seconds: int = 86_400
     base_dir: Path = Path(".")
     queue_namespace: str = "rosterjobs"
     max_attempts: int = 5
@@ -49,6 +97,13 @@ class Settings:
     worker_poll_ms: int = 100
     export_progress_seconds: float = 1.0
 
+    def __post_init__(self) -> None:
+        """Wrap the secrets, for settings from `from_env`, from a test or from `replace`."""
+        for name, secret_type in _SECRET_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, secret_type(value))
+
     @property
     def embedded_broker(self) -> bool:
         """True when jobs run inside the process that submits them (no broker configured)."""
@@ -66,6 +121,7 @@ class Settings:
             storage_url=env.get("ROSTERJOBS_STORAGE_URL") or DEFAULT_STORAGE_URL,
             secret_key=env.get("ROSTERJOBS_SECRET_KEY") or _generated_secret(base_dir),
             link_ttl=_positive_int(env, "ROSTERJOBS_LINK_TTL", DEFAULT_LINK_TTL),
+            max_token_seconds=_positive_int(env, "ROSTERJOBS_MAX_TOKEN_SECONDS", 86_400),
             base_dir=base_dir,
             queue_namespace=env.get("ROSTERJOBS_QUEUE_NAMESPACE") or "rosterjobs",
             max_attempts=_positive_int(env, "ROSTERJOBS_MAX_ATTEMPTS", 5),

@@ -4,6 +4,10 @@ import's file and starts the import; `GET /v1/files/{key}` downloads an output.
 A link is its own credential (like a presigned URL): no bearer token, but a signature over
 the method, the resource, the expiry and (downloads) the filename. A tampered or expired
 link is a 403. See `api.links`.
+
+A download is roster data: `Cache-Control: no-store` keeps it out of browser and proxy
+caches, and `X-Content-Type-Options: nosniff` keeps a browser from reading the CSV as
+anything but CSV (a cell that looks like HTML stays text).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from api.errors import refused, responses
 from api.links import upload_resource
 from api.models import JobOut
 from api.queueing import queue_uploaded, send_import
-from api.uploads import receive_file
+from api.uploads import received_file
 from api.views import fresh_view
+from jobs.lifecycle import transition
 from schemas.jobs import JobKind, JobStatus
+from storage.db import unit_of_work
 from storage.models import Job
 from storage.objects import ObjectNotFound, ObjectStore, attachment_disposition
 from worker.runtime import Runtime
@@ -30,6 +36,7 @@ from worker.runtime import Runtime
 router = APIRouter(prefix="/v1", tags=["signed links"], responses=responses(503))
 
 CHUNK_BYTES = 256 * 1024
+DOWNLOAD_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 Expires = Annotated[int, Query(ge=0, le=2**40, description="Unix time the link expires.")]
 Signature = Annotated[str, Query(max_length=128, description="The link's HMAC-SHA256 (hex).")]
 
@@ -62,12 +69,23 @@ async def upload_import_file(
 ) -> JobOut:
     """Streams the body into storage, then queues the import: no `start` call is needed.
     413 (and nothing queued) when the file passes the import size limit; 409 when the
-    import is no longer awaiting its upload."""
+    import is no longer awaiting its upload, or while another upload to the link is being
+    received (the stored file stays the other upload's)."""
     signer.verify("PUT", upload_resource(job_id), expires=expires, signature=signature)
     key = await run_in_threadpool(_awaiting_key, runtime, job_id)
-    await receive_file(request, runtime.jobs.store, key, runtime.settings.import_max_bytes)
-    if not await run_in_threadpool(queue_uploaded, runtime, job_id):
-        raise refused(409, "The import has already been started or cancelled.")
+    store, limit = runtime.jobs.store, runtime.settings.import_max_bytes
+    queued = False
+    try:
+        async with received_file(request, store, key, limit):
+            # Queued before it is published, while this upload still holds the key: the file
+            # stored is the one upload that queued the import; a later one is discarded.
+            queued = await run_in_threadpool(queue_uploaded, runtime, job_id)
+            if not queued:
+                raise refused(409, "The import has already been started or cancelled.")
+    except BaseException:
+        if queued:  # queued, but the file could not be published after all
+            await run_in_threadpool(_await_upload_again, runtime, job_id)
+        raise
     await run_in_threadpool(send_import, runtime, job_id)
     return await run_in_threadpool(fresh_view, runtime, signer, request, job_id)
 
@@ -80,6 +98,12 @@ def _awaiting_key(runtime: Runtime, job_id: str) -> str:
     if job.status != JobStatus.AWAITING_UPLOAD.value:
         raise refused(409, f"The import is not awaiting its upload ({job.status}).")
     return job.input_key
+
+
+def _await_upload_again(runtime: Runtime, job_id: str) -> None:
+    """Put the import back to awaiting its upload, so the link can be used again."""
+    with unit_of_work(runtime.jobs.sessions) as session:
+        transition(session, job_id, JobStatus.QUEUED, JobStatus.AWAITING_UPLOAD)
 
 
 @router.get(
@@ -114,6 +138,7 @@ def download_file(
         headers={
             "Content-Disposition": attachment_disposition(filename),
             "Content-Length": str(size),
+            **DOWNLOAD_HEADERS,
         },
     )
 

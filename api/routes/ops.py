@@ -8,24 +8,35 @@
 | `GET /ops/jobs/{id}` | one job: timeline, options, counts, errors, links; cancel, retry |
 | `GET /ops/queues` | queue depths, delayed and dead messages; requeue a dead letter |
 | `GET /ops/workers` | worker processes seen recently; stuck jobs |
-| `GET/POST /ops/login`, `POST /ops/logout` | the session cookie |
+| `GET/POST /ops/login`, `POST /ops/logout` | the session cookie and its server-side record |
+| `POST /ops/logout-everyone` | ends every browser's session |
+
+A refusal of a `/ops` address (no such job, a bad filter, an expired form) is a page in the
+dashboard's layout for a browser, and the usual `{"detail": …}` JSON for a caller that asks
+for `application/json` or anything (`*/*`) (see `refusal_pages`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import RuntimeDep
 from api.job_access import JOB_ID, decode_cursor, encode_cursor
-from api.ops_auth import ApiCaller, PageCaller, ops_auth
+from api.ops_auth import ApiCaller, OpsCaller, PageCaller, live_session_id, ops_auth
 from api.routes import ops_job, ops_login, ops_system
-from api.routes.ops_render import STATIC, render
+from api.routes.ops_render import STATIC, error_page, prefers_html, render
 from api.routes.ops_views import all_districts, is_stuck, job_rows, live_figures
 from schemas.columns import Entity
 from schemas.jobs import JobKind, JobStatus
@@ -38,14 +49,54 @@ PAGE_SIZE = 50
 LIVE_IDS_MAX = 100
 
 Text = Annotated[str | None, Query(max_length=100)]
+Refusal = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 def install(app: FastAPI) -> None:
-    """Everything `/ops` needs, in the one call `create_app` makes."""
+    """Everything `/ops` needs, in the one call `create_app` makes (after the API's own
+    error handlers, which the dashboard's pages hand on to for everything but a browser)."""
     for routes in (router, ops_job.router, ops_system.router, ops_login.router):
         app.include_router(routes)
     if app.state.runtime.settings.ops_token:
         app.mount("/ops/static", StaticFiles(directory=STATIC), name="ops-static")
+        answer_json = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+        app.add_exception_handler(StarletteHTTPException, refusal_pages(answer_json))
+
+
+def refusal_pages(answer_json: Refusal) -> Refusal:
+    """A refusal (4xx, 5xx) of a `/ops` address, asked for by a browser, as a page in the
+    dashboard's layout; every other refusal, and redirects, as `answer_json` answers them."""
+
+    async def refuse(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code < 400 or not _dashboard_page_for_browser(request):
+            answer = answer_json(request, exc)
+            return await answer if isawaitable(answer) else answer
+        caller = await run_in_threadpool(_signed_in, request)
+        page = error_page(request, caller, exc.status_code, exc.detail)
+        page.headers.update(exc.headers or {})
+        return page
+
+    return refuse
+
+
+def _dashboard_page_for_browser(request: Request) -> bool:
+    path = request.url.path
+    on_dashboard = path == "/ops" or path.startswith("/ops/")
+    return on_dashboard and prefers_html(request.headers.get("accept", ""))
+
+
+def _signed_in(request: Request) -> OpsCaller | None:
+    """The operator behind a browser's session cookie, so the page keeps its navigation;
+    None without a live session, or when the database cannot say (the refusal is still
+    shown, not turned into a 500). A bearer token is not looked at again: a wrong one was
+    counted once already, when it was refused."""
+    auth = ops_auth(request)
+    try:
+        session_id = live_session_id(request, auth)
+    except SQLAlchemyError:
+        return None
+    return OpsCaller(auth, session_id) if session_id else None
 
 
 @router.get("", response_class=HTMLResponse)

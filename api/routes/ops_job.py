@@ -18,7 +18,7 @@ from api.job_access import JOB_ID
 from api.ops_auth import FormDep, PageCaller, ops_auth
 from api.queueing import send_job
 from api.routes.ops_render import redirect, render
-from api.routes.ops_views import district_names, duration_s, is_stuck
+from api.routes.ops_views import district_names, duration_s, is_stuck, option_lines
 from api.views import job_view
 from jobs.lifecycle import finished_detail, request_cancel, transition
 from jobs.reaper import ACTORS
@@ -50,10 +50,13 @@ def job_page(
 ) -> HTMLResponse:
     with runtime.jobs.sessions() as session:
         job = _job_or_404(session.get(Job, job_id) if JOB_ID.fullmatch(job_id) else None)
+        district = district_names(session, [job.district_id]).get(job.district_id, "")
         context: dict[str, Any] = {
             "job": job,
             "view": job_view(runtime, signer, request, job),
-            "district": district_names(session, [job.district_id]).get(job.district_id, ""),
+            "district": district,
+            "options": option_lines(job, district),
+            "finished": JobStatus(job.status).finished,
             "events": job_events.timeline(session, job.id),
             "row_errors": job_records.failed_rows(session, job.id, limit=ROW_ERRORS_SHOWN),
             "stuck": is_stuck(job, runtime.jobs.stale_after_s),
@@ -117,6 +120,7 @@ def _fail_unsent(runtime: Runtime, job_id: str) -> None:
 
 
 def _job_or_404(job: Job | None) -> Job:
+    """A browser gets this as the dashboard's 404 page, a script as JSON (`ops.install`)."""
     if job is None:
-        raise HTTPException(404, "No such job.")
+        raise HTTPException(404, "This job does not exist.")
     return job

@@ -1,5 +1,5 @@
 """Rendering the dashboard's pages: Jinja2 templates with autoescape, the filters they use,
-and the headers every page carries.
+the headers every page carries, and a refusal as a page for the browsers that prefer one.
 
 Pages load only their own stylesheet and script (`/ops/static`), so the Content Security
 Policy forbids everything else, inline scripts and styles included. Pages are never cached:
@@ -9,6 +9,8 @@ they show live state and carry the session's CSRF token.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,20 @@ def number(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 10 or float(value).is_integer() else f"{value:,.1f}"
 
 
+def readable(value: Any) -> str:
+    """A job's option or warning as a person writes it, never as JSON: `yes`, `a, b`,
+    `name 3 · other 4`."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(item) for item in value)
+    if isinstance(value, Mapping):
+        return " · ".join(f"{name} {readable(item)}" for name, item in value.items())
+    return str(value)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -95,7 +111,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, minute=minute, iso=iso, seconds=seconds, age=age)
-    env.filters.update(percent=percent, number=number)
+    env.filters.update(percent=percent, number=number, readable=readable)
     return env
 
 
@@ -114,6 +130,50 @@ def render(
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+NO_SUCH_PAGE = "There is no such page on the dashboard."
+
+
+def error_page(
+    request: Request, caller: OpsCaller | None, status: int, detail: object
+) -> HTMLResponse:
+    """A refusal as a page of the dashboard: what went wrong, in the route's own sentence,
+    and the way back to the jobs. A bare 404 (no route) carries only its status phrase."""
+    phrase = HTTPStatus(status).phrase
+    sentence = NO_SUCH_PAGE if status == 404 and detail == phrase else str(detail)
+    heading = phrase.capitalize()
+    return render(request, caller, "error.html", status, heading=heading, detail=sentence)
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an `Accept` header names HTML at least as keenly as JSON, as a browser's
+    navigation does. `curl` and scripts (`*/*`) and the page's own script
+    (`application/json`) do not, so they keep the JSON answer."""
+    wanted = _qualities(accept)
+    html = wanted.get("text/html", 0.0)
+    return html > 0 and html >= wanted.get("application/json", 0.0)
+
+
+def _qualities(accept: str) -> dict[str, float]:
+    """`text/html,*/*;q=0.8` → `{"text/html": 1.0, "*/*": 0.8}`; an unreadable q is 0."""
+    qualities: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                quality = _quality(value)
+        qualities[media.lower()] = quality
+    return qualities
+
+
+def _quality(text: str) -> float:
+    try:
+        return min(1.0, max(0.0, float(text)))
+    except ValueError:
+        return 0.0
 
 
 def redirect(location: str) -> RedirectResponse:

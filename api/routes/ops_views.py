@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.routes.ops_render import utc
-from schemas.jobs import JobStatus
+from api.routes.ops_render import readable, utc
+from schemas.jobs import JobKind, JobStatus
 from storage.models import District, Job
 
 LIVE = frozenset({JobStatus.QUEUED.value, JobStatus.RUNNING.value})
@@ -31,7 +31,8 @@ class JobRow:
 
     @property
     def counts(self) -> str:
-        return counts_text(self.job.counts)
+        """The table's cell, which may wrap between counts but never inside one."""
+        return keep_counts_whole(counts_text(self.job.counts))
 
     @property
     def duration_s(self) -> float | None:
@@ -55,6 +56,13 @@ def counts_text(counts: Mapping[str, Any] | None) -> str:
         for name, value in (counts or {}).items()
         if value
     )
+
+
+def keep_counts_whole(text: str) -> str:
+    """`created\u00a03 · updated\u00a01,204`: no-break spaces inside each count, so a
+    narrow column puts `updated 1,204` on a line of its own rather than split its number
+    from its name (the page's script does the same to the live figures)."""
+    return " · ".join(count.replace(" ", "\u00a0") for count in text.split(" · "))
 
 
 def duration_s(job: Job, now: dt.datetime | None = None) -> float | None:
@@ -109,3 +117,59 @@ def job_rows(session: Session, jobs: Iterable[Job], stale_after_s: int) -> list[
         JobRow(job, names.get(job.district_id, str(job.district_id)), is_stuck(job, stale_after_s))
         for job in jobs
     ]
+
+
+FILTERS = {
+    "grade": "Grade",
+    "school": "School",
+    "class_group": "Class/group",
+    "product": "Product",
+    "search": "Search",
+}
+"""An export's filters (`jobs.requests.ExportRequest`), in the order the panel lists them."""
+
+SHOWN_ELSEWHERE = frozenset({"district", "username", "entity", "columns", "ids", "dry_run"})
+"""Options the panel does not list as stored: `district` is what the requester typed (an
+id on one job, a name on another), so the panel names the job's district instead;
+`username` is the page's "Requested by"; the rest have lines of their own."""
+
+IDS_SHOWN = 20
+DRY_RUN = "yes: validated and reported, nothing changed"
+
+
+def option_lines(job: Job, district: str) -> list[tuple[str, str]]:
+    """The Options panel as (label, value) lines in words, never as stored JSON: the
+    district by name, an export's filters and columns, an import's dry run and file, then
+    any option this page does not know yet, labelled after its name."""
+    options = dict(job.options)
+    lines = [("Entity", job.entity), ("District", district)]
+    if job.kind == JobKind.EXPORT.value:
+        lines += [("Filters", filters_text(options)), ("Columns", columns_text(options))]
+    if job.kind == JobKind.IMPORT.value or job.dry_run:
+        lines.append(("Dry run", DRY_RUN if job.dry_run else "no"))
+    rest = (name for name in options if name not in SHOWN_ELSEWHERE and name not in FILTERS)
+    lines += [(_label(name), readable(options[name])) for name in rest]
+    return [(label, value) for label, value in lines if value]
+
+
+def filters_text(options: Mapping[str, Any]) -> str:
+    """`Grade 5 · School North Elementary`; an export of the requester's whole reach says so."""
+    chosen = [f"{label} {options[name]}" for name, label in FILTERS.items() if options.get(name)]
+    ids = [str(row_id) for row_id in options.get("ids") or ()]
+    if ids:
+        more = f" and {len(ids) - IDS_SHOWN:,} more" if len(ids) > IDS_SHOWN else ""
+        chosen.append(f"Database IDs {', '.join(ids[:IDS_SHOWN])}{more}")
+    return " · ".join(chosen) or "none: every row the requester may see"
+
+
+def columns_text(options: Mapping[str, Any]) -> str:
+    """`columns` None is every optional column; a list adds those to the required ones."""
+    named = options.get("columns", [])
+    if named is None:
+        return "every column"
+    return "the required ones" + (f" and {', '.join(named)}" if named else " only")
+
+
+def _label(name: str) -> str:
+    """`source_job_id` → `Source job id`; `filename` → `File`."""
+    return "File" if name == "filename" else name.replace("_", " ").capitalize()

@@ -29,6 +29,12 @@
     return Math.floor(whole / 3600) + " h " + String(Math.floor((whole % 3600) / 60)).padStart(2, "0") + " min";
   }
 
+  // As the server writes the counts cell: no-break spaces inside each count, so a narrow
+  // column wraps between counts, never between a count's name and its number.
+  function keepCountsWhole(text) {
+    return text.split(" · ").map(function (count) { return count.replace(/ /g, "\u00a0"); }).join(" · ");
+  }
+
   function setText(root, selector, text) {
     var el = root.querySelector(selector);
     if (el && el.textContent !== text) el.textContent = text;
@@ -53,7 +59,7 @@
     var figures = formatNumber(job.processed);
     if (job.total !== null) figures += " / " + formatNumber(job.total);
     setText(root, "[data-figures]", figures);
-    setText(root, "[data-counts]", job.counts);
+    setText(root, "[data-counts]", keepCountsWhole(job.counts));
     setText(root, "[data-attempts]", String(job.attempts));
     setText(root, "[data-duration]", formatSeconds(job.duration_s));
     updateStatus(root, job);

@@ -32,7 +32,7 @@ from tests.processes import REDIS_URL, free_port
 from worker.runtime import Runtime
 from worker.settings import Settings
 
-OPS_TOKEN = "ops-token-for-the-tests"
+OPS_TOKEN = "ops-token-for-the-metrics-tests-0123456789"
 BEARER = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -191,6 +191,27 @@ def test_without_the_operations_token_metrics_are_refused(client: TestClient) ->
     assert [r.status_code for r in (missing, wrong, basic)] == [401, 401, 401]
     assert missing.headers["www-authenticate"] == "Bearer"
     assert OPS_TOKEN not in wrong.text
+
+
+def test_the_sixth_wrong_token_within_a_minute_gets_429_and_prometheus_elsewhere_still_scrapes(
+    ctx: JobContext, engine: Engine, tmp_path: Path, redis_broker: RedisBroker
+) -> None:
+    # given one API process, a guesser at one address and Prometheus at another
+    app = create_app(make_runtime(ctx, engine, tmp_path, redis_broker, ops_token=OPS_TOKEN))
+    wrong = {"Authorization": "Bearer not-the-token"}
+    with TestClient(app) as guesser, TestClient(app, client=("10.1.2.3", 40000)) as prometheus:
+        first_five = [guesser.get("/metrics", headers=wrong).status_code for _ in range(5)]
+
+        # when
+        sixth = guesser.get("/metrics", headers=wrong)
+        scrape = prometheus.get("/metrics", headers=BEARER)
+
+    # then
+    assert first_five == [401] * 5
+    assert sixth.status_code == 429
+    assert 1 <= int(sixth.headers["retry-after"]) <= 60
+    assert "Too many wrong operations tokens" in sixth.json()["detail"]
+    assert scrape.status_code == 200
 
 
 def test_metrics_are_switched_off_when_no_operations_token_is_configured(

@@ -4,20 +4,25 @@ token configured, no dashboard."""
 from __future__ import annotations
 
 import dataclasses
-import time
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
 from api.ops_auth import COOKIE, SESSION_SECONDS, OpsAuth
+from storage import ops_sessions
+from storage.db import unit_of_work
+from storage.ops_sessions import OpenedSession
 from tests.api.helpers import SECRET
 from tests.ops_pages.helpers import OPS_TOKEN, csrf_of, sign_in
 from worker.runtime import Runtime
 from worker.settings import Settings, SettingsError
 
+ROTATED_TOKEN = "a-new-ops-token-after-rotation-0123456789"
 PAGES = ["/ops", "/ops/queues", "/ops/workers", "/ops/jobs/00000000-0000-4000-8000-000000000000"]
 
 
@@ -128,14 +133,20 @@ def test_the_login_form_only_sends_back_to_a_dashboard_page(client: TestClient) 
     assert response.headers["location"] == "/ops"
 
 
-def test_a_forged_or_expired_session_cookie_is_not_a_session(client: TestClient) -> None:
-    # given
+def test_a_forged_expired_or_unrecorded_session_cookie_is_not_a_session(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    # given a session recorded in the database, and cookies made around it
     auth = OpsAuth(ops_token=OPS_TOKEN, secret_key=SECRET)
-    good = auth.new_session()
+    with unit_of_work(sessions) as session:
+        opened = ops_sessions.open_session(session, lifetime_s=SESSION_SECONDS)
+    good = auth.cookie(opened)
     forged = good[:-1] + ("0" if good[-1] != "0" else "1")
-    expired = auth.new_session(now=time.time() - SESSION_SECONDS - 1)
-    other_secret = OpsAuth(ops_token=OPS_TOKEN, secret_key="another").new_session()
-    rotated = OpsAuth(ops_token="a-new-ops-token-after-rotation", secret_key=SECRET).new_session()
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    expired = auth.cookie(OpenedSession(opened.session_id, past))
+    other_secret = OpsAuth(ops_token=OPS_TOKEN, secret_key="another").cookie(opened)
+    rotated = OpsAuth(ops_token=ROTATED_TOKEN, secret_key=SECRET).cookie(opened)
+    unrecorded = auth.cookie(OpenedSession("a-session-id-never-opened", opened.expires_at))
 
     # when
     answers = {}
@@ -145,6 +156,7 @@ def test_a_forged_or_expired_session_cookie_is_not_a_session(client: TestClient)
         "expired": expired,
         "other_secret": other_secret,
         "rotated": rotated,
+        "unrecorded": unrecorded,
     }.items():
         client.cookies.set(COOKIE, value, path="/ops")
         answers[name] = client.get("/ops", follow_redirects=False).status_code
@@ -157,6 +169,7 @@ def test_a_forged_or_expired_session_cookie_is_not_a_session(client: TestClient)
         "expired": 303,
         "other_secret": 303,
         "rotated": 303,
+        "unrecorded": 303,
     }
 
 
@@ -196,5 +209,5 @@ def test_the_ops_token_is_read_from_the_environment_and_a_short_one_is_refused(
 
     # then
     assert (unset, set_) == (None, OPS_TOKEN)
-    with pytest.raises(SettingsError, match="at least 16 characters"):
+    with pytest.raises(SettingsError, match="at least 32 characters"):
         Settings.from_env(base | {"ROSTERJOBS_OPS_TOKEN": "letmein"}, cwd=tmp_path)
