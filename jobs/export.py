@@ -2,12 +2,14 @@
 
 1. plan: the job's request checked again (scope, columns, filters) against today's roster;
 2. count: the number of rows, stored as the job's `total`;
-3. query and render: on Postgres, one `COPY (SELECT …) TO STDOUT` whose select renders every
-   cell as the codecs and `neutralise` would (`storage.export_copy`); elsewhere (SQLite, or
-   a server without ICU) rows streamed `batch_rows` at a time, each value through its
-   column's codec, formula starts neutralised. Both paths write the same bytes;
-4. write: UTF-8 with a BOM, RFC 4180 with CRLF, streamed to object storage, where the object
-   appears only when complete (a failed export leaves nothing at its key);
+3. query and render, from one of two row sources chosen in `write_export`: on Postgres, for
+   a CSV, one `COPY (SELECT …) TO STDOUT` whose select renders every cell as the codecs and
+   `neutralise` would (`storage.export_copy`); otherwise (SQLite, a server without ICU, or
+   another format) rows streamed `batch_rows` at a time, each value through its column's
+   codec, formula starts neutralised. Both sources write the same bytes;
+4. write: through the requested format's `TableFormat` (`jobs.formats`; CSV is UTF-8 with a
+   BOM, RFC 4180 with CRLF), streamed to object storage, where the object appears only
+   when complete (a failed export leaves nothing at its key);
 5. progress is stored after every `batch_rows` rows, which is also where a cancel is noticed.
 
 Running it twice rewrites the same key, so a redelivered export is harmless.
@@ -15,8 +17,6 @@ Running it twice rewrites the same key, so a redelivered export is harmless.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 import structlog
 from sqlalchemy.orm import Session
 
+from jobs.formats import CSV, TABLES, TableFormat
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.requests import ExportPlan, ExportRequest, plan_export
 from schemas.cells import neutralise
@@ -67,21 +68,28 @@ class Watch(Protocol):
 
 
 def run_export(ctx: JobContext, job: Job) -> Outcome:
-    key = export_key(job)
+    key, table = export_key(job), table_of(job)
     with ctx.sessions() as session:
         plan = plan_export(session, ExportRequest.from_job(job))
         total = QUERIES[plan.entity].count(session, plan.scope, plan.roster_filter)
         report_progress(ctx, job.id, processed=0, total=total)
         watch = _ProgressWatch(ctx, job.id)
         with ctx.store.open_write(key) as raw:
-            written = write_export(session, plan, raw, batch_rows=ctx.batch_rows, watch=watch)
+            written = write_export(
+                session, plan, raw, batch_rows=ctx.batch_rows, watch=watch, table=table
+            )
     report_progress(ctx, job.id, processed=written, total=written, done=True)
     return Outcome(JobStatus.COMPLETED, counts={"rows": written}, result_key=key)
 
 
 def export_key(job: Job) -> str:
-    """Where the export's CSV lives; the job's random id makes the key unguessable."""
-    return f"exports/{job.district_id}/{job.id}/{job.entity}.csv"
+    """Where the export's file lives; the job's random id makes the key unguessable."""
+    return f"exports/{job.district_id}/{job.id}/{job.entity}.{table_of(job).extension}"
+
+
+def table_of(job: Job) -> TableFormat:
+    """The format the export was asked for (CSV unless its options name another)."""
+    return TABLES[str((job.options or {}).get("format") or CSV.name)]
 
 
 def write_export(
@@ -92,34 +100,41 @@ def write_export(
     batch_rows: int,
     watch: Watch | None = None,
     fast: bool = True,
+    table: TableFormat = CSV,
 ) -> int:
-    """Write the plan's CSV into `raw`, by COPY where the database can (unless `fast` is
-    False: the general path, the reference the fast one is tested against); answers the
-    number of rows."""
+    """Write the plan's table into `raw`; answers the number of rows. The row source is
+    chosen here, once: COPY for a CSV where the database can (unless `fast` is False: the
+    general path, the reference the fast one is tested against), else the row stream."""
     queries, seen = QUERIES[plan.entity], watch or _unwatched
-    copied = fast and export_copy.can_copy(session, plan.columns)
-    log.info("export.rendering", path="copy" if copied else "rows")
+    copied = fast and table is CSV and export_copy.can_copy(session, plan.columns)
+    log.info("export.rendering", path="copy" if copied else "rows", format=table.name)
     if copied:
         with queries.copy(session, plan.scope, plan.roster_filter, plan.columns) as records:
             return write_copied_csv(raw, plan.columns, seen(records))
     rows = queries.stream(session, plan.scope, plan.roster_filter, batch_rows=batch_rows)
-    return write_csv(raw, plan.columns, seen(rows))
+    return write_table(raw, plan.columns, seen(rows), table=table)
+
+
+def write_table(
+    raw: BinaryIO,
+    columns: tuple[Column, ...],
+    rows: Iterable[dict[str, Any]],
+    *,
+    table: TableFormat = CSV,
+) -> int:
+    """Render `rows` into `raw` as `table` writes them; answers the number of rows."""
+    with table.rows_into(raw) as out:
+        out.writerow([column.header for column in columns])
+        written = 0
+        for row in rows:
+            out.writerow(render_row(columns, row))
+            written += 1
+    return written
 
 
 def write_csv(raw: BinaryIO, columns: tuple[Column, ...], rows: Iterable[dict[str, Any]]) -> int:
-    """Render `rows` as CSV into `raw` (UTF-8 with BOM, CRLF); answers the number of rows."""
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
-    try:
-        writer = csv.writer(text)
-        writer.writerow([column.header for column in columns])
-        written = 0
-        for row in rows:
-            writer.writerow(render_row(columns, row))
-            written += 1
-        text.flush()
-    finally:
-        text.detach()
-    return written
+    """`write_table` as CSV (UTF-8 with BOM, CRLF)."""
+    return write_table(raw, columns, rows, table=CSV)
 
 
 def write_copied_csv(

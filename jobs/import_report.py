@@ -14,15 +14,14 @@ password.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from jobs.csv_in import Header
+from jobs.formats import CSV, TableFormat
 from jobs.import_rows import RowOutcome, RowResult
 from schemas.cells import neutralise, unneutralise
 from storage.objects import ObjectStore
@@ -37,9 +36,9 @@ class ReportKeys:
     errors_key: str | None
 
 
-def report_keys(district_id: int, job_id: str) -> tuple[str, str]:
+def report_keys(district_id: int, job_id: str, table: TableFormat = CSV) -> tuple[str, str]:
     base = f"imports/{district_id}/{job_id}"
-    return f"{base}/result.csv", f"{base}/errors.csv"
+    return f"{base}/result.{table.extension}", f"{base}/errors.{table.extension}"
 
 
 def write_reports(
@@ -49,21 +48,24 @@ def write_reports(
     header: Header,
     rows: Iterable[tuple[int, list[str]]],
     results: Iterable[RowResult],
+    table: TableFormat = CSV,
 ) -> ReportKeys:
     """Both files from the input rows and the stored results (a pass over the file)."""
-    with _opened(store, keys, header) as report:
+    with _opened(store, keys, header, table) as report:
         for row, cells, result in _joined(rows, results):
             report.add(row, cells, result)
     return _kept(store, keys, report)
 
 
 @contextmanager
-def _opened(store: ObjectStore, keys: tuple[str, str], header: Header) -> Iterator[ReportRows]:
+def _opened(
+    store: ObjectStore, keys: tuple[str, str], header: Header, table: TableFormat
+) -> Iterator[ReportRows]:
     """Both objects open for writing: written if the block ends, dropped if it raises."""
     with ExitStack() as stack:
         result_raw = stack.enter_context(store.open_write(keys[0]))
         errors_raw = stack.enter_context(store.open_write(keys[1]))
-        with ReportRows(header, result_raw, errors_raw) as report:
+        with ReportRows(header, result_raw, errors_raw, table) as report:
             yield report
 
 
@@ -75,17 +77,20 @@ def _kept(store: ObjectStore, keys: tuple[str, str], report: ReportRows) -> Repo
 
 
 class ReportRows:
-    """The two files written row by row into two binary streams, in row order; closing it
-    flushes them (the streams stay the caller's)."""
+    """The two files written row by row into two binary streams, in row order, as `table`
+    writes a table (`jobs.formats`); closing it flushes them (the streams stay the
+    caller's)."""
 
-    def __init__(self, header: Header, result_raw: BinaryIO, errors_raw: BinaryIO) -> None:
+    def __init__(
+        self, header: Header, result_raw: BinaryIO, errors_raw: BinaryIO, table: TableFormat = CSV
+    ) -> None:
         kept = [i for i, cell in enumerate(header.cells) if cell.strip().lower() not in IGNORED]
         secret = {i for i, column in header.columns if column.attr == "password"}
         names = [header.cells[i] for i in kept]
         self._cells_of = _Kept(kept, secret)
         self._stack = ExitStack()
-        self._result_out = _csv_writer(self._stack, result_raw)
-        self._errors_out = _csv_writer(self._stack, errors_raw)
+        self._result_out = self._stack.enter_context(table.rows_into(result_raw))
+        self._errors_out = self._stack.enter_context(table.rows_into(errors_raw))
         self._result_out.writerow([*names, "Row", "Result", "Errors"])
         self._errors_out.writerow([*names, "Errors"])
         self.failed = 0
@@ -134,12 +139,17 @@ class _Unfinished(Exception):
 
 @contextmanager
 def live_reports(
-    store: ObjectStore, *, keys: tuple[str, str], header: Header, rows: int
+    store: ObjectStore,
+    *,
+    keys: tuple[str, str],
+    header: Header,
+    rows: int,
+    table: TableFormat = CSV,
 ) -> Iterator[LiveReports]:
     """Both objects open for writing while the run goes; kept if all `rows` were added,
     dropped (never visible) otherwise, and dropped if the run raises."""
     try:
-        with _opened(store, keys, header) as report:
+        with _opened(store, keys, header, table) as report:
             live = LiveReports(report)
             yield live
             if live.rows != rows:
@@ -147,13 +157,6 @@ def live_reports(
     except _Unfinished:
         return
     live.keys = _kept(store, keys, report)
-
-
-def _csv_writer(stack: ExitStack, raw: BinaryIO) -> Any:
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
-    stack.callback(text.detach)
-    stack.callback(text.flush)
-    return csv.writer(text)
 
 
 _TOUCHED_BY_QUOTING = frozenset("'=+-@\t\r")

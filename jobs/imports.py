@@ -1,16 +1,18 @@
 """The import pipeline, in this order:
 
 1. plan: the requester's scope and the entity, checked again against today's roster;
-2. read → decode → parse → header check (`jobs.csv_in.survey`): a first pass over the whole
+2. read → decode → parse → header check, by the reader that recognises the file's first
+   bytes (`jobs.formats.reader_for`; CSV: `jobs.csv_in.survey`): a first pass over the whole
    file, so an unreadable file, a bad header or a file over a limit fails the job with one
    message before anything is applied;
-3. then batch by batch (`jobs.csv_in.read_rows`, resuming after the job's checkpoint):
+3. then batch by batch (the reader's `read_rows`, resuming after the job's checkpoint):
    validate each row's cells (`jobs.import_rows`), match it by Database ID, resolve its
    references, check uniqueness and the product rules, diff it against the stored record
    (`jobs.import_checks`), and apply it (`jobs.import_apply`); each batch's writes, row
    results and checkpoint commit together, so a redelivered job applies no row twice;
-4. report (`jobs.import_report`): the result file and the errors file, written as the
-   batches commit when the run starts at the file's first row, else from the stored results.
+4. report (`jobs.import_report`): the result file and the errors file, in the reader's
+   report format, written as the batches commit when the run starts at the file's first
+   row, else from the stored results.
 
 A cancel is noticed between batches: what was committed stays, the rest of the rows are
 reported as `not processed`.
@@ -35,8 +37,9 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jobs import csv_in
+from jobs.csv_in import FileSurvey, Opener
 from jobs.errors import FileRefused, JobCancelled
+from jobs.formats import ImportReader, reader_for
 from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import EarlierKeys, RememberingDecoder
@@ -76,7 +79,8 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     opener = _opener(ctx, job.input_key)
     with ctx.sessions() as session:
         target = plan_import(session, ImportRequest.from_job(job))
-    survey = csv_in.survey(
+    reader = reader_for(opener)
+    survey = reader.survey(
         opener, entity=target.entity, purchased=target.purchased, limits=ctx.import_limits
     )
     with ctx.sessions() as session:
@@ -84,10 +88,10 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
         on_postgres = session.get_bind().dialect.name == "postgresql"
     chosen = _strategies(fast=on_postgres if fast is None else fast and on_postgres, job=job)
     plan = replace(plan, writes=chosen.writes)
-    warnings = _warnings(survey)
+    warnings = _warnings(reader, survey)
     report_progress(ctx, job.id, total=survey.rows)
-    rows = csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits)
-    keys = report_keys(job.district_id, job.id)
+    rows = reader.read_rows(opener, survey, limits=ctx.import_limits)
+    keys = report_keys(job.district_id, job.id, reader.reports)
     cancelled = False
     live: LiveReports | None = None
     try:
@@ -95,17 +99,24 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
             if job.checkpoint == 0:
                 # every row of the file goes through this run: report each as it commits
                 live = stack.enter_context(
-                    live_reports(ctx.store, keys=keys, header=survey.header, rows=survey.rows)
+                    live_reports(
+                        ctx.store,
+                        keys=keys,
+                        header=survey.header,
+                        rows=survey.rows,
+                        table=reader.reports,
+                    )
                 )
             passwords = stack.enter_context(PasswordPool(processes=chosen.password_processes))
             pending = ((row, cells) for row, cells in rows if row > job.checkpoint)
             _apply_rows(ctx, plan, chosen, pending, passwords, live=live)
     except JobCancelled:
         cancelled = True
-    return _report(ctx, job, survey, warnings, keys=keys, cancelled=cancelled, live=live)
+    done = _Done(reader, survey, warnings, keys)
+    return _report(ctx, job, done, cancelled=cancelled, live=live)
 
 
-def _opener(ctx: JobContext, key: str) -> csv_in.Opener:
+def _opener(ctx: JobContext, key: str) -> Opener:
     """Opens the upload; a missing one is a bad job (refused now), not a storage fault."""
 
     @contextmanager
@@ -184,38 +195,39 @@ def apply_in_turn(
         first = False
 
 
-def _warnings(survey: csv_in.FileSurvey) -> dict[str, object]:
+def _warnings(reader: ImportReader, survey: FileSurvey) -> dict[str, object]:
     warnings: dict[str, object] = {}
     if survey.header.unknown:
         warnings["unknown_columns"] = list(survey.header.unknown)
-    encoding = csv_in.encoding_warning(survey.encoding)
-    if encoding:
-        warnings["encoding"] = encoding
-    return warnings
+    return warnings | reader.warnings(survey)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What the report stage needs of the run: how the file was read, and where to report."""
+
+    reader: ImportReader
+    survey: FileSurvey
+    warnings: dict[str, object]
+    keys: tuple[str, str]
 
 
 def _report(
-    ctx: JobContext,
-    job: Job,
-    survey: csv_in.FileSurvey,
-    warnings: dict[str, object],
-    *,
-    keys: tuple[str, str],
-    cancelled: bool,
-    live: LiveReports | None,
+    ctx: JobContext, job: Job, done: _Done, *, cancelled: bool, live: LiveReports | None
 ) -> Outcome:
     assert job.input_key is not None
-    opener = _opener(ctx, job.input_key)
+    opener, survey = _opener(ctx, job.input_key), done.survey
     with ctx.sessions() as session:
         if live is not None and live.keys is not None:
             written = live.keys
         else:
             written = write_reports(
                 ctx.store,
-                keys=keys,
+                keys=done.keys,
                 header=survey.header,
-                rows=csv_in.read_rows(opener, encoding=survey.encoding, limits=ctx.import_limits),
+                rows=done.reader.read_rows(opener, survey, limits=ctx.import_limits),
                 results=_stored_results(session, job.id, ctx.batch_rows),
+                table=done.reader.reports,
             )
         counts = count_outcomes(_outcome_counts(session, job.id))
     if cancelled:
@@ -228,7 +240,7 @@ def _report(
         counts=counts,
         result_key=written.result_key,
         error_report_key=written.errors_key,
-        warnings=warnings,
+        warnings=done.warnings,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from jobs.csv_in import Header
 from jobs.errors import RequestRefused
+from jobs.formats import CSV, TABLES
 from jobs.import_checks import ImportPlan
 from jobs.import_spec import SPECS
 from jobs.lifecycle import create_job
@@ -44,6 +45,7 @@ class ExportRequest:
     product: str | None = None
     search: str | None = None
     ids: tuple[int, ...] = ()
+    format: str = CSV.name  # a name in `jobs.formats.TABLES`
 
     def options(self) -> dict[str, Any]:
         """The request as stored in the job record (JSON)."""
@@ -90,6 +92,11 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
     entity = _entity(request.entity)
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
         raise RequestRefused("Teachers cannot export educators; ask an administrator.")
+    if request.format not in TABLES:
+        known = ", ".join(sorted(TABLES))
+        raise RequestRefused(
+            f"There is no export format {request.format!r}; choose {known}.", field="format"
+        )
     purchased = districts.purchased_products(session, scope.district_id)
     try:
         columns = select_columns(entity, request.columns, purchased)

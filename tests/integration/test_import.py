@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import jobs.import_overlap
 import jobs.imports
 from jobs import csv_in
 from jobs.errors import TransientJobError
+from jobs.formats import HEAD_BYTES
 from jobs.import_report import write_reports
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, run_job
@@ -525,12 +528,22 @@ def test_a_fresh_import_reports_each_batch_as_it_commits_with_the_report_pass_s_
     lines += [",Bad,Grade,badgrade,pass9,809,13,North Elementary", f"{roster.students[0].id},x"]
     data = "\r\n".join(lines).encode()
     job_id = submit(ctx, roster, data, dry_run=dry_run)
-    opened: list[str] = []
+    opened: list[tuple[str, list[int]]] = []  # each open's key, and the sizes asked of it
     real_open = ctx.store.open_read
 
-    def counting(key: str) -> object:
-        opened.append(key)
-        return real_open(key)
+    @contextmanager
+    def counting(key: str) -> Iterator[object]:
+        asked: list[int] = []
+        opened.append((key, asked))
+        with real_open(key) as raw:
+            real_read = raw.read
+
+            def reading(size: int = -1) -> bytes:
+                asked.append(size)
+                return real_read(size)
+
+            raw.read = reading  # type: ignore[method-assign]
+            yield raw
 
     monkeypatch.setattr(ctx.store, "open_read", counting)
 
@@ -539,8 +552,11 @@ def test_a_fresh_import_reports_each_batch_as_it_commits_with_the_report_pass_s_
     monkeypatch.undo()
     run = finished(ctx, job_id)
 
-    # then the upload was read twice (the survey, the rows), not a third time for the reports
-    assert len(opened) == 2 and len(set(opened)) == 1
+    # then the upload was read twice (the survey, the rows), not a third time for the
+    # reports; the only other look is the reader's choice, one read of the first KB
+    peeks = [asked for _, asked in opened if asked == [HEAD_BYTES]]
+    assert len(peeks) == 1 and len(opened) == 3
+    assert len({key for key, _ in opened}) == 1
     assert run.job.counts["failed"] == 2 and len(run.errors) == 2
     # and the reports are byte for byte those the report pass writes from the stored results
     assert _reports_from_stored_results(ctx, job_id) == (

@@ -1,0 +1,143 @@
+"""File formats, one registration each: how an import's rows come in, how a table goes out.
+
+- `ImportReader`: recognises its files by their first bytes (never by their name), surveys
+  the whole file before anything is applied, then yields `(spreadsheet row number, cells)`
+  to the pipeline and again to the reports. CSV (`jobs.csv_in`) is the one reader now, and
+  the last one asked: it refuses, naming it, a file that looks like something else. A new
+  reader (XLSX, a OneRoster zip) is a module beside `csv_in` plus one entry in `READERS`,
+  ahead of CSV.
+- `TableFormat`: a table written row by row into a binary stream, never held whole: the
+  export's file and the import's result and errors files. `TABLES` maps a format's name to
+  it; `csv` (UTF-8 with a BOM, RFC 4180, CRLF) is the default. A new one is a module with
+  its `rows_into` plus one entry in `TABLES`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from jobs import csv_in
+from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
+from schemas.columns import Entity
+from schemas.products import Product
+
+HEAD_BYTES = 1024
+"""What a reader sees of a file to recognise it."""
+
+
+class TableRows(Protocol):
+    def writerow(self, cells: Sequence[str], /) -> object: ...
+
+
+class TableFormat(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def extension(self) -> str:
+        """Of the object's key and the download's filename, without the dot."""
+        ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    def rows_into(self, raw: BinaryIO) -> AbstractContextManager[TableRows]:
+        """A writer of rows into `raw`, flushed when the block ends; `raw` stays the
+        caller's (not closed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """UTF-8 with a BOM (so spreadsheets show accents), RFC 4180 quoting, CRLF."""
+
+    name: str = "csv"
+    extension: str = "csv"
+    media_type: str = "text/csv; charset=utf-8"
+
+    @contextmanager
+    def rows_into(self, raw: BinaryIO) -> Iterator[TableRows]:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
+        try:
+            yield csv.writer(text)
+            text.flush()
+        finally:
+            text.detach()
+
+
+CSV = CsvTable()
+TABLES: dict[str, TableFormat] = {CSV.name: CSV}
+
+
+class ImportReader(Protocol):
+    name: str
+    reports: TableFormat
+    """How the result and errors files of an import of this kind are written."""
+
+    def recognises(self, head: bytes) -> bool:
+        """Whether the file whose first `HEAD_BYTES` are `head` is this reader's."""
+        ...
+
+    def survey(
+        self,
+        open_file: Opener,
+        *,
+        entity: Entity,
+        purchased: Collection[Product],
+        limits: ImportLimits,
+    ) -> FileSurvey:
+        """The whole file checked (header, limits, rows counted); `FileRefused` if it cannot
+        be imported, nothing applied."""
+        ...
+
+    def read_rows(self, open_file: Opener, survey: FileSurvey, *, limits: ImportLimits) -> Records:
+        """Every non-blank data row with its spreadsheet row number (header = row 1)."""
+        ...
+
+    def warnings(self, survey: FileSurvey) -> dict[str, object]:
+        """What the job reports about how the file was read (an encoding fallback)."""
+        ...
+
+
+class CsvReader:
+    """CSV text (`jobs.csv_in`): UTF-8 with or without a BOM, else Windows-1252."""
+
+    name = "csv"
+
+    def __init__(self) -> None:
+        self.reports: TableFormat = CSV
+
+    def recognises(self, head: bytes) -> bool:
+        return True  # the last one asked: it refuses, naming it, what looks like another kind
+
+    def survey(
+        self,
+        open_file: Opener,
+        *,
+        entity: Entity,
+        purchased: Collection[Product],
+        limits: ImportLimits,
+    ) -> FileSurvey:
+        return csv_in.survey(open_file, entity=entity, purchased=purchased, limits=limits)
+
+    def read_rows(self, open_file: Opener, survey: FileSurvey, *, limits: ImportLimits) -> Records:
+        return csv_in.read_rows(open_file, encoding=survey.encoding, limits=limits)
+
+    def warnings(self, survey: FileSurvey) -> dict[str, object]:
+        encoding = csv_in.encoding_warning(survey.encoding)
+        return {"encoding": encoding} if encoding else {}
+
+
+READERS: tuple[ImportReader, ...] = (CsvReader(),)
+
+
+def reader_for(open_file: Opener) -> ImportReader:
+    """The first reader in `READERS` that recognises the file's first bytes."""
+    with open_file() as raw:
+        head = raw.read(HEAD_BYTES)
+    return next(reader for reader in READERS if reader.recognises(head))
