@@ -1,28 +1,20 @@
-"""What the import's fast path does differently from the general path, stage by stage.
+"""The fast path's row stage: cell decoding remembered per column (`RememberingDecoder`).
 
-The fast path (Postgres) runs the same stages with the same rules as the general path; only
-how each stage gets its answer differs, never the answer:
+A codec is a pure function of the column and the cell text, and a district's files repeat
+the same grades, yes/no answers, languages and names on most rows; a batch's remembered
+values are looked up a column at a time, and a row whose every cell is taken as is is built
+in one step. The answer is always `import_rows.parse_row`'s.
 
-- row stage: a cell's decoding is remembered per column (`RememberingDecoder`), since a
-  codec is a pure function of the column and the cell text and a district's files repeat
-  the same grades, yes/no answers, languages and names on most rows;
-- row stage: a batch's remembered values are looked up a column at a time, and a row whose
-  every cell is taken as is is built in one step;
-- checks: the earlier rows of the job are found by one index probe per key
-  (`storage.bulk_writes.first_rows`), whatever the planner's statistics say about a table
-  that grew by the whole file in the last minutes, and only for the keys that an earlier
-  row of this run may have recorded (`EarlierKeys`): nearly every key is new;
-- apply: updates go as arrays, one `UPDATE … FROM unnest(…)` per set of columns; new
-  records, link sets, row results and audit rows go through `COPY` (`storage.bulk_writes`);
-- passwords: hashed and verified in a process pool (`jobs.password_pool`).
-
-The general path stays the reference (`jobs.imports.run_general_import`, and SQLite), and
-tests compare the two on every file of the corpus.
+The fast path's other strategies, chosen with this one in `jobs.imports._strategies`:
+`COPY` and array writes with index probes for earlier rows (`jobs.import_writes`), a
+password pool (`jobs.password_pool`), overlapped batches (`jobs.import_overlap`). The
+general path stays the reference (`jobs.imports.run_general_import`, and SQLite), and tests
+compare the two on every file of the corpus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -264,48 +256,3 @@ def _picker(positions: list[int]) -> Any:
     if not positions:
         return lambda cells: ()
     return itemgetter(*positions)
-
-
-class EarlierKeys:
-    """Which keys the job's earlier rows may have recorded in their results, per column.
-
-    A Bloom filter (two bits a key, a fixed 1 MiB a column whatever the file): "no" is
-    certain, "maybe" is checked in the database. It holds every record id and claim this
-    run recorded (`add`, called as the results are written), so it is only used for a job
-    that starts at its first row: a resumed job's earlier results were written by another
-    run, and every one of its keys is looked up.
-    """
-
-    BITS = 1 << 23
-
-    def __init__(self) -> None:
-        self._bits: dict[str, bytearray] = {}
-
-    def add(self, column: str, keys: Iterable[object]) -> None:
-        """Record `keys` (None is no key) in `column`."""
-        bits = self._bits.get(column)
-        if bits is None:
-            bits = self._bits[column] = bytearray(self.BITS >> 3)
-        size = self.BITS
-        for key in keys:
-            if key is None:
-                continue
-            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
-            # the key's two bits: a record id's own number (no clash below `BITS`), a text's hash
-            first, second = hashed % size, (hashed >> 32) % size
-            bits[first >> 3] |= 1 << (first & 7)
-            bits[second >> 3] |= 1 << (second & 7)
-
-    def may_hold(self, column: str, keys: Iterable[Any]) -> list[Any]:
-        """The `keys` that an earlier row may have recorded in `column` (in their order)."""
-        bits = self._bits.get(column)
-        if bits is None:
-            return []
-        size = self.BITS
-        maybe = []
-        for key in keys:
-            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
-            first, second = hashed % size, (hashed >> 32) % size
-            if bits[first >> 3] >> (first & 7) & 1 and bits[second >> 3] >> (second & 7) & 1:
-                maybe.append(key)
-        return maybe

@@ -16,13 +16,12 @@ each in a savepoint (`jobs.import_apply`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, insert, select
 from sqlalchemy.orm import Session
 
-from jobs.import_fast import EarlierKeys
 from storage import bulk_writes, roster_writes
 from storage.models import Base, ImportRowResult
 
@@ -182,3 +181,48 @@ def _with_json(row: tuple[Any, ...], json_at: list[int]) -> tuple[Any, ...]:
         value = values[at]
         values[at] = _NO_ERRORS if isinstance(value, list) and not value else json.dumps(value)
     return tuple(values)
+
+
+class EarlierKeys:
+    """Which keys the job's earlier rows may have recorded in their results, per column.
+
+    A Bloom filter (two bits a key, a fixed 1 MiB a column whatever the file): "no" is
+    certain, "maybe" is checked in the database. It holds every record id and claim this
+    run recorded (`add`, called as the results are written), so it is only used for a job
+    that starts at its first row: a resumed job's earlier results were written by another
+    run, and every one of its keys is looked up.
+    """
+
+    BITS = 1 << 23
+
+    def __init__(self) -> None:
+        self._bits: dict[str, bytearray] = {}
+
+    def add(self, column: str, keys: Iterable[object]) -> None:
+        """Record `keys` (None is no key) in `column`."""
+        bits = self._bits.get(column)
+        if bits is None:
+            bits = self._bits[column] = bytearray(self.BITS >> 3)
+        size = self.BITS
+        for key in keys:
+            if key is None:
+                continue
+            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
+            # the key's two bits: a record id's own number (no clash below `BITS`), a text's hash
+            first, second = hashed % size, (hashed >> 32) % size
+            bits[first >> 3] |= 1 << (first & 7)
+            bits[second >> 3] |= 1 << (second & 7)
+
+    def may_hold(self, column: str, keys: Iterable[Any]) -> list[Any]:
+        """The `keys` that an earlier row may have recorded in `column` (in their order)."""
+        bits = self._bits.get(column)
+        if bits is None:
+            return []
+        size = self.BITS
+        maybe = []
+        for key in keys:
+            hashed = hash(key) & 0xFFFF_FFFF_FFFF_FFFF
+            first, second = hashed % size, (hashed >> 32) % size
+            if bits[first >> 3] >> (first & 7) & 1 and bits[second >> 3] >> (second & 7) & 1:
+                maybe.append(key)
+        return maybe

@@ -42,11 +42,11 @@ from jobs.errors import FileRefused, JobCancelled
 from jobs.formats import ImportReader, reader_for
 from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
-from jobs.import_fast import EarlierKeys, RememberingDecoder
+from jobs.import_fast import RememberingDecoder
 from jobs.import_overlap import BatchRunner, Rows, apply_overlapped
 from jobs.import_report import LiveReports, live_reports, report_keys, write_reports
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
-from jobs.import_writes import CopyWrites, RosterWrites, StatementWrites
+from jobs.import_writes import CopyWrites, EarlierKeys, RosterWrites, StatementWrites
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.password_pool import PasswordPool
 from jobs.process_settings import rare_collections

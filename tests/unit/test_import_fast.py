@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobs.csv_in import check_header
-from jobs.import_fast import EarlierKeys, RememberingDecoder
+from jobs.import_fast import RememberingDecoder
 from jobs.import_rows import RowDraft, parse_row
+from jobs.import_writes import EarlierKeys
 from schemas.columns import Entity, columns_for
 from schemas.products import Product
 
