@@ -1,8 +1,11 @@
 """The ASGI app of the portal's HTTP API (`/v1`, JSON, OpenAPI at `/openapi.json`).
 
-`create_app` takes the `Runtime` built once at the process edge (`rosterjobs api`, or a
-test): nothing in `api/` reads the environment. With the in-process broker, jobs run in a
-worker thread of the API process itself (`ensure_embedded_worker`).
+`create_app` takes the `Runtime` built once at the process edge: a test's, or the one
+`app_from_env` has `worker.commands.api_runtime` build from the environment, the factory
+uvicorn calls by name for `rosterjobs api` (`uvicorn api.app:app_from_env --factory` serves
+the same app). Nothing in `api/` reads the environment itself, and nothing in `worker/`
+imports `api/`. With the in-process broker, jobs run in a worker thread of the API process
+itself (`ensure_embedded_worker`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from api import health, metrics
 from api.errors import install_handlers
 from api.links import LinkSigner
 from api.routes import columns, files, jobs, ops, submit
+from worker.commands import api_runtime
 from worker.runtime import Runtime, ensure_embedded_worker
 
 log = structlog.get_logger("rosterjobs.api")
@@ -33,6 +37,12 @@ Imports: `POST /v1/imports`, send the file to its `upload` target, poll
 `GET /v1/jobs/{id}`, then download `result_url` and `error_report_url`.
 Download and upload links need no token; they expire after the configured link lifetime.
 """
+
+
+def app_from_env() -> FastAPI:
+    """The app of `rosterjobs api`, for uvicorn to build (`factory=True`) in the serving
+    process: the runtime from the environment, logging as that command sets it."""
+    return create_app(api_runtime())
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -5,7 +5,7 @@ The portal signs a JWT (HS256) with the service's secret key, with the claims `d
 time, at most `ROSTERJOBS_MAX_TOKEN_SECONDS` away, so that a leaked token soon stops
 working). The token says only who is asking; what they may do (district admin, school
 admin, teacher) comes from the roster, every request, so a change in the roster applies at
-once.
+once. Signing a token (`schemas.tokens.issue_token`) is not the API's: the CLI does it too.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from api.models import MAX_DATABASE_ID, clean_text
 from jobs.errors import RequestRefused
 from jobs.requests import resolve_scope
 from schemas.scope import Scope
+from schemas.tokens import (
+    ALGORITHM,
+    issue_token,  # noqa: F401  (kept importable here for the tests)
+)
 
-ALGORITHM = "HS256"
 CLOCK_LEEWAY_SECONDS = 10
 MAX_USERNAME = 254
 
@@ -45,20 +48,6 @@ class TokenRefused(Exception):
 class TokenClaims:
     district_id: int
     username: str
-
-
-def issue_token(
-    secret_key: str,
-    *,
-    district_id: int,
-    username: str,
-    ttl_seconds: int,
-    now: float | None = None,
-) -> str:
-    """A token as the portal would sign it (used by `rosterjobs token` and the tests)."""
-    issued = int(now if now is not None else time.time())
-    claims = {"district": district_id, "sub": username, "iat": issued, "exp": issued + ttl_seconds}
-    return jwt.encode(claims, secret_key, algorithm=ALGORITHM)
 
 
 def decode_token(

@@ -23,18 +23,22 @@ from starlette.requests import Request
 from api.errors import refused
 from api.links import LinkSigner
 from api.models import UploadTarget
-from storage.objects import ObjectStore, WriteInProgress
-from storage.s3 import S3Store
+from storage.objects import ObjectStore, UploadForm, WriteInProgress
 from worker.runtime import Runtime
 
 
 def upload_target(
     runtime: Runtime, signer: LinkSigner, base_url: str, job_id: str, key: str
 ) -> UploadTarget:
+    """The store's own form when it takes uploads (S3), else the API's signed PUT."""
     store = runtime.jobs.store
     max_bytes = runtime.settings.import_max_bytes
-    if isinstance(store, S3Store):
-        return s3_post_target(store, key, max_bytes=max_bytes, ttl_seconds=signer.ttl_seconds)
+    expires_at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(
+        seconds=signer.ttl_seconds
+    )
+    form = store.upload_form(key, max_bytes=max_bytes, ttl_seconds=signer.ttl_seconds)
+    if form is not None:
+        return post_target(form, max_bytes=max_bytes, expires_at=expires_at)
     url, expires = signer.upload_url(base_url, job_id)
     return UploadTarget(
         method="PUT",
@@ -46,13 +50,11 @@ def upload_target(
     )
 
 
-def s3_post_target(store: S3Store, key: str, *, max_bytes: int, ttl_seconds: int) -> UploadTarget:
-    expires_at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=ttl_seconds)
-    post = store.upload_form(key, max_bytes=max_bytes, ttl_seconds=ttl_seconds)
+def post_target(form: UploadForm, *, max_bytes: int, expires_at: dt.datetime) -> UploadTarget:
     return UploadTarget(
         method="POST",
-        url=post["url"],
-        fields={str(name): str(value) for name, value in post["fields"].items()},
+        url=form.url,
+        fields=dict(form.fields),
         headers={},
         max_bytes=max_bytes,
         expires_at=expires_at,

@@ -1,5 +1,6 @@
-"""The job object as the API shows it: with the API's signed download links for folder
-storage, the store's presigned GETs for S3 (made afresh on every read)."""
+"""The job object as the API shows it: the store's own links when they reach a client
+(S3's presigned GETs), else the API's signed download links (a folder); made afresh on
+every read."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from api.links import LinkSigner
 from api.models import JobOut
 from jobs.views import job_object
 from storage.models import Job
-from storage.s3 import S3Store
 from worker.runtime import Runtime
 
 
 def job_view(runtime: Runtime, signer: LinkSigner, request: Request, job: Job) -> JobOut:
     store = runtime.jobs.store
-    links = None if isinstance(store, S3Store) else signer.download_links(str(request.base_url))
+    links = None if store.links_reach_clients else signer.download_links(str(request.base_url))
     view = job_object(job, store, link_ttl=runtime.settings.link_ttl, links=links)
     return JobOut.model_validate(view)
 

@@ -14,16 +14,15 @@ from schemas.scope import Role, RosterFilter, Scope
 from storage import references
 from storage.districts import school_ids
 from storage.export_lists import copy_people
-from storage.listing import (
-    Aggregator,
-    among,
-    contains,
-    count_where,
-    linked_names,
-    school_and_class_names,
-    stream,
-)
+from storage.listing import People, among, contains, count_where, stream_people
 from storage.models import ClassEducator, Educator, EducatorSchool
+
+EDUCATORS = People(
+    Educator,
+    schools=(EducatorSchool.school_id, EducatorSchool.educator_id),
+    classes=(ClassEducator.class_id, ClassEducator.educator_id),
+)
+"""Educators as the export reads them (`storage.listing.People`)."""
 
 
 def find_educator(session: Session, district_id: int, username: str) -> Educator | None:
@@ -112,13 +111,8 @@ def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Educators with their school and class names, in Database ID order, streamed."""
-    lists = _school_and_class_names(linked_names)
-    statement = (
-        select(*Educator.__table__.c, *(names.label(cell) for cell, names in lists.items()))
-        .where(*export_conditions(scope, roster_filter))
-        .order_by(Educator.id)
-    )
-    return stream(session, statement, batch_rows=batch_rows, lists=("schools", "classes"))
+    conditions = export_conditions(scope, roster_filter)
+    return stream_people(session, EDUCATORS, conditions, batch_rows=batch_rows)
 
 
 def copy_rows(
@@ -129,19 +123,9 @@ def copy_rows(
     (`storage.export_lists`)."""
     return copy_people(
         session,
-        Educator,
+        EDUCATORS,
         columns,
-        _school_and_class_names,
         scope=scope,
         conditions=export_conditions(scope, roster_filter),
         narrowed=bool(matching(roster_filter)),
-    )
-
-
-def _school_and_class_names(aggregate: Aggregator) -> dict[str, Any]:
-    return school_and_class_names(
-        aggregate,
-        Educator.id,
-        schools=(EducatorSchool.school_id, EducatorSchool.educator_id),
-        classes=(ClassEducator.class_id, ClassEducator.educator_id),
     )

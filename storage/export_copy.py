@@ -13,7 +13,8 @@ so the select must hand it each cell exactly as the general path writes it (a co
   QUOTE_MINIMAL does; it ends each record with LF where csv writes CRLF, which the caller
   swaps (COPY sends one record per message, so each chunk read is one whole record);
 - multi-valued cells are listed in the order `storage.listing.split_list` sorts them: by
-  Python's `str.lower`, then by the name itself, code point by code point (`list_order`).
+  Python's `str.lower`, then by the name itself, code point by code point (`list_order`,
+  the SQL twin of `storage.listing.list_sort_key`).
   ICU's root locale lower-cases as Python does (whole strings, so `İ` and a final `Σ` too),
   and the "C" collation compares code points whatever the database's own locale, so the
   order does not depend on how the server was set up. A server without ICU uses the
@@ -34,12 +35,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    Subquery,
     Text,
     and_,
     case,
@@ -76,8 +79,6 @@ from schemas.columns import Column
 
 if TYPE_CHECKING:
     import psycopg
-
-    from storage.export_lists import GroupedNames
 
 LOWER_COLLATION = "und-x-icu"
 """The collation whose `lower()` is Python's `str.lower`: on the development server (ICU 72,
@@ -174,7 +175,8 @@ def neutralised(cell: Any) -> ColumnElement[Any]:
 
 
 def list_order(names: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """ORDER BY terms that sort names as `storage.listing.split_list` does."""
+    """ORDER BY terms that sort names as `storage.listing.split_list` does (its key is
+    `storage.listing.list_sort_key`)."""
     return collate(func.lower(collate(names, LOWER_COLLATION)), "C"), collate(names, "C")
 
 
@@ -199,6 +201,20 @@ def ordered_names(
         .join(target, via == target.id)
         .where(owner == owner_id)
     )
+
+
+@dataclass(frozen=True)
+class GroupedNames:
+    """A list cell's derived table (`owner_id`, `names`) and how it joins the exported rows
+    (built by `storage.export_lists.grouped_names`; defined here, where `export_select`
+    joins it, so that the two modules do not import each other)."""
+
+    table: Subquery
+    on: ColumnElement[bool]
+
+    @property
+    def names(self) -> Any:
+        return self.table.c.names
 
 
 def export_select(

@@ -32,9 +32,8 @@ general path, which lists whatever the link table holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -44,20 +43,8 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from schemas.codecs import LIST_SEPARATOR
 from schemas.columns import Column
 from schemas.scope import Role, Scope
-from storage.export_copy import copy_records, export_select, list_order
-from storage.listing import Aggregator
-
-
-@dataclass(frozen=True)
-class GroupedNames:
-    """A list cell's derived table (`owner_id`, `names`) and how it joins the exported rows."""
-
-    table: Subquery
-    on: ColumnElement[bool]
-
-    @property
-    def names(self) -> Any:
-        return self.table.c.names
+from storage.export_copy import GroupedNames, copy_records, export_select, list_order
+from storage.listing import People
 
 
 def grouped_names(
@@ -95,21 +82,20 @@ def grouped_names(
 
 def copy_people(
     session: Session,
-    model: Any,
+    people: People,
     columns: Sequence[Column],
-    lists_of: Callable[[Aggregator], dict[str, Any]],
     *,
     scope: Scope,
     conditions: Sequence[ColumnElement[bool]],
     narrowed: bool,
 ) -> AbstractContextManager[Iterator[memoryview]]:
-    """The COPY of students' or educators' export rows (`model`, under `conditions`), their
-    lists (`lists_of`, given the aggregator) grouped for every exported row at once: for
-    the whole district when a district admin exports without a filter (`narrowed`), else
-    for the exported rows."""
+    """The COPY of students' or educators' export rows (`people`, under `conditions`), their
+    lists grouped for every exported row at once: for the whole district when a district
+    admin exports without a filter (`narrowed`), else for the exported rows."""
+    model = people.model
     whole_district = scope.role is Role.DISTRICT_ADMIN and not narrowed
     owners = None if whole_district else select(model.id).where(*conditions)
-    lists = lists_of(partial(grouped_names, district_id=scope.district_id, owners=owners))
+    lists = people.lists(partial(grouped_names, district_id=scope.district_id, owners=owners))
     statement = export_select(model, columns, lists).where(*conditions).order_by(model.id)
     return copy_records(session, statement)
 

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import quote, urlencode
 
-from storage.objects import (
+from storage.objects_protocol import (
     CSV_CONTENT_TYPE,
     ObjectNotFound,
     ObjectWriter,
+    S3Location,
     StorageUnavailable,
+    UploadForm,
     check_key,
     check_ttl,
 )
@@ -80,6 +82,20 @@ class RecordingStore:
         self._record("download_url", key)
         query = urlencode({"filename": filename, "ttl": check_ttl(ttl_seconds)})
         return f"memory://recording/{quote(key)}?{query}"
+
+    @property
+    def links_reach_clients(self) -> bool:
+        """False, as for a folder: its `memory://` links reach no client."""
+        return False
+
+    def upload_form(self, key: str, *, max_bytes: int, ttl_seconds: int) -> UploadForm | None:
+        """None, as for a folder: uploads come through `open_write`."""
+        self._record("upload_form", key)
+        check_ttl(ttl_seconds)
+        return None
+
+    def s3_location(self) -> S3Location | None:
+        return None
 
     def describe(self) -> str:
         return "memory://recording"

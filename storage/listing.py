@@ -5,12 +5,14 @@ subqueries aggregated with a separator that cannot appear in a name (ASCII unit 
 so one streamed row carries everything its CSV line needs. The names are sorted in Python,
 case-insensitively, then by the name itself (code point by code point) so that names
 differing only in case keep one order; SQLite and Postgres give the same cell, and the
-export's COPY path sorts the same way in SQL (`storage.export_copy.list_order`).
+export's COPY path sorts the same way in SQL (`list_sort_key` here, the ORDER BY terms of
+`storage.export_copy.list_order` there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -74,6 +76,43 @@ def school_and_class_names(
     }
 
 
+@dataclass(frozen=True)
+class People:
+    """Students or educators as their export reads them. Both are exported by the same
+    queries (`stream_people` here, `storage.export_lists.copy_people` on COPY), told apart
+    by the model and its link tables to schools and to classes, each given as (its column
+    naming the school or class, its column naming the person)."""
+
+    model: Any
+    schools: tuple[QueryableAttribute[Any], QueryableAttribute[Any]]
+    classes: tuple[QueryableAttribute[Any], QueryableAttribute[Any]]
+    unexported: frozenset[str] = frozenset()
+    """Columns the export never reads (a student's password hash)."""
+
+    def lists(self, aggregate: Aggregator) -> dict[str, Any]:
+        """The person's `schools` and `classes` cells, aggregated by `aggregate`."""
+        return school_and_class_names(
+            aggregate, self.model.id, schools=self.schools, classes=self.classes
+        )
+
+
+def stream_people(
+    session: Session, people: People, conditions: Sequence[ColumnElement[bool]], *, batch_rows: int
+) -> Iterator[dict[str, Any]]:
+    """The people under `conditions`, with their school and class names, in Database ID
+    order, streamed (the general path of the students and educators exports)."""
+    lists = people.lists(linked_names)
+    columns = [
+        column for column in people.model.__table__.c if column.name not in people.unexported
+    ]
+    statement = (
+        select(*columns, *(names.label(cell) for cell, names in lists.items()))
+        .where(*conditions)
+        .order_by(people.model.id)
+    )
+    return stream(session, statement, batch_rows=batch_rows, lists=tuple(lists))
+
+
 LinkedNames = tuple[QueryableAttribute[Any], QueryableAttribute[Any], QueryableAttribute[str]]
 """A multi-valued cell read from a link table: (the link's column naming the owner, its
 column naming the record, the record's name)."""
@@ -105,7 +144,7 @@ def with_linked_names(
             for owner_id, target_id in pairs:
                 found.setdefault(owner_id, []).append(names_of[target_id])
         for row in rows:
-            row[cell] = tuple(sorted(found.get(row["id"], ()), key=list_order))
+            row[cell] = tuple(sorted(found.get(row["id"], ()), key=list_sort_key))
     return rows
 
 
@@ -171,11 +210,12 @@ def contains(column: QueryableAttribute[Any], text: str) -> ColumnElement[bool]:
 
 
 def split_list(joined: str | None) -> tuple[str, ...]:
-    return tuple(sorted(joined.split(LIST_SEPARATOR), key=list_order)) if joined else ()
+    return tuple(sorted(joined.split(LIST_SEPARATOR), key=list_sort_key)) if joined else ()
 
 
-def list_order(name: str) -> tuple[str, str]:
-    """How a multi-valued cell sorts its names: case-insensitively, ties by the name."""
+def list_sort_key(name: str) -> tuple[str, str]:
+    """How a multi-valued cell sorts its names: case-insensitively, ties by the name.
+    (`storage.export_copy.list_order` is the same order as SQL ORDER BY terms.)"""
     return name.lower(), name
 
 

@@ -30,145 +30,45 @@ from __future__ import annotations
 
 import fcntl
 import glob
-import io
 import os
-import unicodedata
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
+from storage.objects_protocol import (
+    CSV_CONTENT_TYPE,
+    MAX_LINK_TTL_SECONDS,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectWriter,
+    S3Location,
+    StorageUnavailable,
+    UploadForm,
+    WriteInProgress,
+    attachment_disposition,
+    check_key,
+    check_ttl,
+)
 
-CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-MAX_LINK_TTL_SECONDS = 7 * 24 * 3600
-"""SigV4 presigned URLs live at most 7 days; S3 rejects longer ones only when they are used."""
-
-
-class _DocumentedError(Exception):
-    """Base whose docstring is the default message."""
-
-    def __init__(self, *args: object) -> None:
-        super().__init__(*(args or (self.__doc__,)))
-
-
-class ObjectNotFound(_DocumentedError, LookupError):
-    """No object is stored at this key."""
-
-
-class StorageUnavailable(_DocumentedError, RuntimeError):
-    """Object storage did not answer; try again later."""
-
-
-class WriteInProgress(_DocumentedError, RuntimeError):
-    """Another writer is storing an object at this key."""
-
-
-class ObjectStore(Protocol):
-    """Where job files are kept: a folder on this machine or an S3 bucket."""
-
-    def open_write(
-        self, key: str, *, content_type: str = CSV_CONTENT_TYPE
-    ) -> AbstractContextManager[BinaryIO]:
-        """Stream a new object to `key`.
-
-        The object appears at `key` only when the with-block exits without an exception; on an
-        exception nothing new is left at `key` (and no dangling multipart upload or temp file).
-        """
-        ...
-
-    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
-        """Stream the object at `key`; raises ObjectNotFound when there is none."""
-        ...
-
-    def put_file(self, key: str, path: Path, *, content_type: str = CSV_CONTENT_TYPE) -> None:
-        """Store a local file at `key`, with the same all-or-nothing rule as `open_write`."""
-        ...
-
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored at `key`."""
-        ...
-
-    def size(self, key: str) -> int | None:
-        """The object's size in bytes, or None when there is no object at `key`."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove the object at `key`; an absent object is not an error."""
-        ...
-
-    def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
-        """A link to the object that downloads as `filename`, valid for `ttl_seconds`."""
-        ...
-
-    def describe(self) -> str:
-        """Where objects go, for logs and readiness checks (never contains secrets)."""
-        ...
-
-    def check(self) -> None:
-        """Raise StorageUnavailable when the store does not answer."""
-        ...
-
-
-class ObjectWriter(io.BufferedIOBase):
-    """The stream `open_write` yields.
-
-    Writes go straight to the pending object. `close()` only ends writing: the store publishes
-    the object (or discards it) when the with-block exits, so wrapping this stream in a
-    `TextIOWrapper` that closes it early cannot publish a half-written file.
-    """
-
-    def __init__(self, target: Any) -> None:
-        super().__init__()
-        self._target = target
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: ReadableBuffer, /) -> int:
-        if self.closed:
-            raise ValueError("write to a closed object writer")
-        written: int = self._target.write(data)
-        return written
-
-
-def check_key(key: str) -> str:
-    """Return `key` if it is a relative posix path that stays inside the store, else ValueError."""
-    if not isinstance(key, str) or not key or "\x00" in key:
-        raise ValueError(f"object key must be a non-empty string without NUL: {key!r}")
-    if any(part in {"", ".", ".."} for part in key.split("/")):
-        raise ValueError(
-            f"object key must be a relative path without '.', '..' or empty parts: {key!r}"
-        )
-    return key
-
-
-def check_ttl(ttl_seconds: int) -> int:
-    """Return `ttl_seconds` when a download link can live that long; else ValueError."""
-    if not 1 <= ttl_seconds <= MAX_LINK_TTL_SECONDS:
-        raise ValueError(
-            f"link lifetime must be 1..{MAX_LINK_TTL_SECONDS} seconds, got {ttl_seconds}"
-        )
-    return ttl_seconds
-
-
-def attachment_disposition(filename: str) -> str:
-    """A Content-Disposition that downloads as `filename` (RFC 6266).
-
-    Browsers that understand `filename*` get the exact UTF-8 name ("élèves.csv"); older
-    clients get an ASCII look-alike ("eleves.csv").
-    """
-    if not filename:
-        raise ValueError("download filename must not be empty")
-    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = "".join(
-        ch if ch.isprintable() and ch not in '"\\/' else "_" for ch in fallback
-    ).strip()
-    encoded = quote(filename, safe="")
-    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{encoded}"
+__all__ = [
+    "CSV_CONTENT_TYPE",
+    "MAX_LINK_TTL_SECONDS",
+    "FolderStore",
+    "ObjectNotFound",
+    "ObjectStore",
+    "ObjectWriter",
+    "S3Location",
+    "StorageUnavailable",
+    "UploadForm",
+    "WriteInProgress",
+    "attachment_disposition",
+    "check_key",
+    "check_ttl",
+    "open_store",
+]
 
 
 def _remove_abandoned_parts(path: Path) -> None:
@@ -294,6 +194,17 @@ class FolderStore:
         """The object's `file://` URI; the HTTP layer turns it into a signed link."""
         check_ttl(ttl_seconds)
         return self._path(key).as_uri()
+
+    @property
+    def links_reach_clients(self) -> bool:
+        return False
+
+    def upload_form(self, key: str, *, max_bytes: int, ttl_seconds: int) -> UploadForm | None:
+        """None: a folder takes no uploads of its own; the API receives the file."""
+        return None
+
+    def s3_location(self) -> S3Location | None:
+        return None
 
     def describe(self) -> str:
         return str(self.root)

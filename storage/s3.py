@@ -30,11 +30,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from storage.objects import (
+from storage.objects_protocol import (
     CSV_CONTENT_TYPE,
     ObjectNotFound,
     ObjectWriter,
+    S3Location,
     StorageUnavailable,
+    UploadForm,
     attachment_disposition,
     check_key,
     check_ttl,
@@ -195,16 +197,25 @@ class S3Store:
         )
         return url
 
-    def upload_form(self, key: str, *, max_bytes: int, ttl_seconds: int) -> dict[str, Any]:
-        """A presigned POST (`{"url", "fields"}`) that accepts 1 to `max_bytes` bytes at
-        `key` for `ttl_seconds`. S3 enforces the size range; moto does not."""
+    @property
+    def links_reach_clients(self) -> bool:
+        """True: a presigned GET works from anywhere until it expires."""
+        return True
+
+    def upload_form(self, key: str, *, max_bytes: int, ttl_seconds: int) -> UploadForm:
+        """A presigned POST that accepts 1 to `max_bytes` bytes at `key` for `ttl_seconds`.
+        S3 enforces the size range; moto does not."""
         post: dict[str, Any] = self.client.generate_presigned_post(
             Bucket=self.bucket,
             Key=self._key(key),
             Conditions=[["content-length-range", 1, max_bytes]],
             ExpiresIn=check_ttl(ttl_seconds),
         )
-        return post
+        fields = {str(name): str(value) for name, value in post["fields"].items()}
+        return UploadForm(url=str(post["url"]), fields=fields)
+
+    def s3_location(self) -> S3Location:
+        return S3Location(client=self.client, bucket=self.bucket, prefix=self.prefix)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"

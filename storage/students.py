@@ -6,23 +6,23 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, exists, or_, true
 from sqlalchemy.orm import Session
 
 from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
 from storage import references
 from storage.export_lists import copy_people
-from storage.listing import (
-    Aggregator,
-    among,
-    contains,
-    count_where,
-    linked_names,
-    school_and_class_names,
-    stream,
-)
+from storage.listing import People, among, contains, count_where, stream_people
 from storage.models import ClassEducator, ClassStudent, Student, StudentSchool
+
+STUDENTS = People(
+    Student,
+    schools=(StudentSchool.school_id, StudentSchool.student_id),
+    classes=(ClassStudent.class_id, ClassStudent.student_id),
+    unexported=frozenset({"password_hash"}),
+)
+"""Students as the export reads them (`storage.listing.People`)."""
 
 
 def in_scope(scope: Scope) -> ColumnElement[bool]:
@@ -90,14 +90,8 @@ def stream_rows(
     session: Session, scope: Scope, roster_filter: RosterFilter, *, batch_rows: int
 ) -> Iterator[dict[str, Any]]:
     """Students with their school and class names, in Database ID order, streamed."""
-    lists = _school_and_class_names(linked_names)
-    columns = [column for column in Student.__table__.c if column.name != "password_hash"]
-    statement = (
-        select(*columns, *(names.label(cell) for cell, names in lists.items()))
-        .where(*export_conditions(scope, roster_filter))
-        .order_by(Student.id)
-    )
-    return stream(session, statement, batch_rows=batch_rows, lists=("schools", "classes"))
+    conditions = export_conditions(scope, roster_filter)
+    return stream_people(session, STUDENTS, conditions, batch_rows=batch_rows)
 
 
 def copy_rows(
@@ -108,19 +102,9 @@ def copy_rows(
     (`storage.export_lists`)."""
     return copy_people(
         session,
-        Student,
+        STUDENTS,
         columns,
-        _school_and_class_names,
         scope=scope,
         conditions=export_conditions(scope, roster_filter),
         narrowed=bool(matching(roster_filter)),
-    )
-
-
-def _school_and_class_names(aggregate: Aggregator) -> dict[str, Any]:
-    return school_and_class_names(
-        aggregate,
-        Student.id,
-        schools=(StudentSchool.school_id, StudentSchool.student_id),
-        classes=(ClassStudent.class_id, ClassStudent.student_id),
     )

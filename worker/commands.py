@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from jobs.lifecycle import request_cancel
 from jobs.requests import ExportRequest, ImportRequest, resolve_scope, text_problem
 from jobs.views import job_object
 from schemas.jobs import JobStatus
+from schemas.tokens import issue_token
 from storage import districts, job_records
 from storage.db import unit_of_work, upgrade
 from storage.models import Job
@@ -31,12 +33,30 @@ class CommandError(Exception):
     """The command cannot do what was asked; the message says why."""
 
 
+API_VERBOSITY = "ROSTERJOBS_API_VERBOSITY"
+"""`rosterjobs api`'s `-v` count, for the app factory that uvicorn calls in the same process
+(`api_runtime`), which takes no arguments."""
+
+
 def runtime(args: argparse.Namespace, *, terminal_level: int = logging.WARNING) -> Runtime:
     """The runtime, then logging as this command wants it (`start` set it up as a worker
     process would): on a terminal, only lines at `terminal_level` and above unless `-v`, so
     the worker's INFO lines do not bury the command's own output."""
+    return _started(verbosity=args.verbose, terminal_level=terminal_level)
+
+
+def api_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime of `rosterjobs api`, built by the app factory uvicorn calls
+    (`api.app:app_from_env`): as `runtime` builds a command's, with the API's INFO lines
+    shown on a terminal and the command's `-v` count from `API_VERBOSITY`."""
+    raw = (os.environ if environ is None else environ).get(API_VERBOSITY, "").strip()
+    verbosity = int(raw) if raw.isascii() and raw.isdigit() else 0
+    return _started(verbosity=verbosity, terminal_level=logging.INFO)
+
+
+def _started(*, verbosity: int, terminal_level: int) -> Runtime:
     rt = start(Settings.from_env())
-    configure_logging(verbosity=args.verbose, terminal_level=terminal_level)
+    configure_logging(verbosity=verbosity, terminal_level=terminal_level)
     return rt
 
 
@@ -213,22 +233,30 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def api(args: argparse.Namespace) -> int:
-    """Serve the HTTP API until interrupted; with the in-process broker, jobs run here."""
+    """Serve the HTTP API until interrupted; with the in-process broker, jobs run here.
+
+    uvicorn builds the app in this process from its name (`api.app:app_from_env`, which
+    calls `api_runtime`), so that nothing in `worker/` imports `api/`. A settings error
+    raised while it does comes back out of `uvicorn.run`, to the CLI's one-line message.
+    """
     import uvicorn
 
-    from api import create_app
-
-    rt = runtime(args, terminal_level=logging.INFO)
+    os.environ[API_VERBOSITY] = str(args.verbose)
     # log_config=None: uvicorn's records go through our logging set-up (JSON lines);
     # no access log, because signed links carry their signature in the query string
-    uvicorn.run(create_app(rt), host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+    )
     return 0
 
 
 def token(args: argparse.Namespace) -> int:
     """Print a token as the portal would sign it, for the educator named."""
-    from api.auth import issue_token
-
     rt = runtime(args)
     longest = rt.settings.max_token_seconds
     if args.ttl > longest:
@@ -253,12 +281,12 @@ def token(args: argparse.Namespace) -> int:
 
 def s3_events(args: argparse.Namespace) -> int:
     """Consume S3 upload notifications from SQS (or, with --setup, configure them)."""
-    from storage.s3 import S3Store, make_sqs_client
+    from storage.s3 import make_sqs_client
     from worker.s3_events import UploadEventConsumer, run_until_signalled, set_up_notifications
 
     rt = runtime(args)
-    store = rt.jobs.store
-    if not isinstance(store, S3Store):
+    bucket = rt.jobs.store.s3_location()
+    if bucket is None:
         raise CommandError(
             "ROSTERJOBS_STORAGE_URL is not s3://…: with folder storage the API's upload link "
             "queues the import itself, and there are no S3 events to consume."
@@ -266,9 +294,9 @@ def s3_events(args: argparse.Namespace) -> int:
     sqs = make_sqs_client()
     if args.setup:
         set_up_notifications(
-            store.client, sqs, bucket=store.bucket, prefix=store.prefix, queue_url=args.queue_url
+            bucket.client, sqs, bucket=bucket.bucket, prefix=bucket.prefix, queue_url=args.queue_url
         )
-        print(f"s3://{store.bucket}/{store.prefix} now sends upload events to {args.queue_url}")
+        print(f"s3://{bucket.bucket}/{bucket.prefix} now sends upload events to {args.queue_url}")
         return 0
     if rt.settings.embedded_broker:
         raise CommandError("ROSTERJOBS_BROKER_URL is not set: queued imports would run nowhere.")
@@ -277,8 +305,8 @@ def s3_events(args: argparse.Namespace) -> int:
         sqs=sqs,
         queue_url=args.queue_url,
         jobs=rt.jobs,
-        bucket=store.bucket,
-        prefix=store.prefix,
+        bucket=bucket.bucket,
+        prefix=bucket.prefix,
         send_import=actor.send,
     )
     if args.once:
