@@ -34,7 +34,6 @@ from tests import factories
 from tests.factories import SmallDistrict
 from tests.importing import export_bytes, run_import_of
 
-
 HEADER = (
     "Database ID",
     "First Name",
