@@ -17,11 +17,12 @@ from sqlalchemy import update
 
 from api.errors import refused
 from jobs.lifecycle import transition
+from jobs.messages import EXPORT, IMPORT, kind_of
 from schemas.jobs import JobStatus
 from storage.db import unit_of_work
 from storage.models import Job, utcnow
 from worker.runtime import Runtime
-from worker.submit import EXPORT_ACTOR, IMPORT_ACTOR, enqueue
+from worker.submit import enqueue_job
 
 log = structlog.get_logger("rosterjobs.api")
 
@@ -34,7 +35,7 @@ def queue_uploaded(runtime: Runtime, job_id: str) -> bool:
 def send_import(runtime: Runtime, job_id: str) -> None:
     """Send a queued import's message; on a broker fault, back to `awaiting_upload` + 503."""
     try:
-        send_job(runtime, IMPORT_ACTOR, job_id)
+        send_job(runtime, IMPORT.actor_name, job_id)
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         _move(runtime, job_id, JobStatus.QUEUED, JobStatus.AWAITING_UPLOAD)
@@ -44,7 +45,7 @@ def send_import(runtime: Runtime, job_id: str) -> None:
 def send_export(runtime: Runtime, job_id: str) -> None:
     """Send a queued export's message; on a broker fault, fail the job + 503."""
     try:
-        send_job(runtime, EXPORT_ACTOR, job_id)
+        send_job(runtime, EXPORT.actor_name, job_id)
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         with unit_of_work(runtime.jobs.sessions) as session:
@@ -61,7 +62,9 @@ def send_export(runtime: Runtime, job_id: str) -> None:
 
 
 def send_job(runtime: Runtime, actor_name: str, job_id: str) -> None:
-    enqueue(runtime, actor_name, job_id)
+    """Send the job's message through the job context's sender (`worker.submit`). Named by
+    its actor, as the operations pages' retry names it."""
+    enqueue_job(runtime, kind_of(actor_name), job_id)
     log.info("api.job_enqueued", job_id=job_id, actor=actor_name)
 
 

@@ -15,10 +15,11 @@ districts wait. So `jobs.lifecycle.claim`, before it moves a job to `running`, a
 
 A job over the limit stays `queued` and counts no attempt. Its timeline notes the wait
 once (`deferred`, unless the last event already says so), not at every look, and its
-message is sent again after about `DEFER_MS` with jitter: a fresh message rather than a
-dramatiq retry, so no retry is counted and no backoff grows. Meanwhile the worker thread
-takes the next message, which is most often another district's job, and the deferred
-message joins the back of the queue when it comes due.
+message is sent again after about `DEFER_MS` with jitter, through the job context's one
+sender (`JobContext.send`): a fresh message rather than a retry, so no attempt is counted
+and no backoff grows. Meanwhile the worker thread takes the next message, which is most
+often another district's job, and the deferred message joins the back of the queue when it
+comes due.
 
 The job row is the only source of truth, so the rule holds on the embedded broker too,
 and a slot is free as soon as its job finishes or goes silent. dramatiq's
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -48,14 +48,6 @@ log = structlog.get_logger("rosterjobs.jobs")
 DEFER_MS = 3000
 """How long a deferred job's message waits before it is delivered again (±50 % jitter,
 so deferred jobs do not come back all at once)."""
-
-SendLater = Callable[[str, str, int], None]
-"""`send_later(kind, job_id, delay_ms)`: send the job's message again after `delay_ms`."""
-
-
-def no_broker(kind: str, job_id: str, delay_ms: int) -> None:
-    """The `send_later` of a context that was given no broker."""
-    raise RuntimeError("this process has no broker to send the job's message on")
 
 
 @dataclass(frozen=True)

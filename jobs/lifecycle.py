@@ -5,10 +5,17 @@ times: a finished job is skipped; so is a running one whose heartbeat is fresh (
 worker has it: a duplicate delivery, or dramatiq's redelivery racing the reaper's); every
 delivery counts an attempt first, so a message that kills its worker each time (a SIGKILL
 does not count as a dramatiq retry) ends `failed` after `max_attempts` deliveries instead of
-looping; a transient fault puts the job back to `queued` and re-raises for the broker to
-retry with backoff, until the attempts run out. A worker asked to stop (SIGTERM) hands
-its running jobs back at their next batch: `queued` again, the attempt given back, the
-message sent again (`WorkerStop`).
+looping. The job's `attempts` is the one retry counter: a transient fault (`jobs.faults`)
+puts the job back to `queued` and re-raises it as a TransientJobError for the broker to
+deliver again after a backoff, but only while attempts are left; the broker's Retries sets
+no limit of its own on that (`worker.runtime.job_retries`). Any other error
+(a programming error: TypeError, KeyError…) fails the job at once as an internal error,
+its traceback logged under an error id the job's error names. A worker asked to stop
+(SIGTERM) hands its running jobs back at their next batch: `queued` again, the attempt
+given back, the message sent again.
+
+Every message the lifecycle sends (a deferral, a hand-back) goes through the context's one
+sender, `JobContext.send` (`jobs.messages`).
 
 A job whose district already runs its share of jobs waits, queued, without counting an
 attempt (`jobs.fair_share`).
@@ -20,9 +27,10 @@ transaction as the change itself.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, cast
 
 import structlog
@@ -32,7 +40,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import fair_share
 from jobs.csv_in import ImportLimits
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError, WorkerStopping
-from jobs.faults import as_transient
+from jobs.faults import as_transient, is_transient
+from jobs.messages import JobSender, no_broker
 from schemas.jobs import JobKind, JobStatus
 from schemas.scope import Scope
 from storage import job_events, job_records
@@ -44,21 +53,20 @@ from storage.objects import ObjectStore
 log = structlog.get_logger("rosterjobs.jobs")
 
 
-def _no_broker(kind: str, job_id: str) -> None:
-    raise RuntimeError("this process has no broker to send the job's message on")
-
-
 @dataclass(frozen=True)
 class WorkerStop:
     """How a worker process that is asked to stop (SIGTERM) hands its running jobs back.
 
     Its shutdown sets `requested`; each running job notices it at its next batch
-    (`report_progress`), goes back to `queued` and `send(kind, job_id)` puts its message on
-    the broker again, for another worker to resume it. By default it is never requested.
+    (`report_progress`), goes back to `queued` and its message is put on the broker again
+    (`JobContext.send`), for another worker to resume it. By default it is never requested.
+
+    `send` is the older way to give a context its sender: a context built with a stop that
+    has one, and no `send` of its own, sends through it.
     """
 
     requested: threading.Event = field(default_factory=threading.Event)
-    send: Callable[[str, str], None] = _no_broker
+    send: JobSender | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +88,18 @@ class JobContext:
     district_max_running: int | None = None
     """Jobs of one district that may run at once (`jobs.fair_share`); a job over it waits,
     queued. None (a context a script or a test builds to run pipelines directly): no limit."""
-    send_later: fair_share.SendLater = fair_share.no_broker
-    """`send_later(kind, job_id, delay_ms)`: how a deferred job's message is sent again."""
     stop: WorkerStop = field(default_factory=WorkerStop)
+    send: JobSender = no_broker
+    """`send(kind, job_id, delay_ms=0)`: the one way a job's message is put on the broker
+    (`jobs.messages`); a deferred or handed-back job's message goes through it."""
+    send_later: InitVar[JobSender | None] = None
+    """The older name of `send`, still taken when a context is built."""
+
+    def __post_init__(self, send_later: JobSender | None) -> None:
+        if send_later is not None:
+            object.__setattr__(self, "send", send_later)
+        elif self.send is no_broker and self.stop.send is not None:
+            object.__setattr__(self, "send", self.stop.send)
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,9 @@ def run_job(ctx: JobContext, job_id: str, pipeline: Pipeline) -> None:
     except PermanentJobError as err:
         _finish(ctx, job_id, Outcome(JobStatus.FAILED), error=err.message)
     except Exception as err:
+        if not is_transient(err):
+            _fail_internal(ctx, job_id, err)
+            return
         _after_fault(ctx, job, as_transient(err))
     else:
         _finish(ctx, job_id, outcome)
@@ -171,7 +191,7 @@ def claim(ctx: JobContext, job_id: str) -> Job | None:
         wait = _fair_share_wait(ctx, session, job)
         if wait is None:
             return _start(ctx, session, job)
-    ctx.send_later(wait.kind, wait.job_id, wait.delay_ms)
+    ctx.send(wait.kind, wait.job_id, wait.delay_ms)
     return None
 
 
@@ -294,6 +314,9 @@ def request_cancel(session: Session, job: Job) -> bool:
 
 
 def _after_fault(ctx: JobContext, job: Job, fault: TransientJobError) -> None:
+    """Fail the job when its attempts are used up; otherwise put it back to `queued` and
+    re-raise `fault`: the broker delivers the message again after a backoff, with no limit
+    of its own (`worker.runtime.job_retries`), and that delivery counts the next attempt."""
     if job.attempts >= ctx.max_attempts:
         _finish(ctx, job.id, Outcome(JobStatus.FAILED), error=_gave_up(job.attempts, fault.message))
         return
@@ -311,6 +334,22 @@ def _after_fault(ctx: JobContext, job: Job, fault: TransientJobError) -> None:
             )
     log.warning("job.retry_scheduled", error=fault.message)
     raise fault
+
+
+def internal_error_message(error_id: str) -> str:
+    return (
+        f"An internal error stopped the job (error id {error_id}); "
+        "operations can find it in the logs."
+    )
+
+
+def _fail_internal(ctx: JobContext, job_id: str, err: Exception) -> None:
+    """A defect, not an outage: running the job again would meet it again, so it fails at
+    once. Its error names an id, and the one `job.internal_error` line under that id holds
+    the traceback, which the job's error (shown to teachers) must not."""
+    error_id = secrets.token_hex(4)
+    log.error("job.internal_error", error_id=error_id, error=type(err).__name__, exc_info=err)
+    _finish(ctx, job_id, Outcome(JobStatus.FAILED), error=internal_error_message(error_id))
 
 
 HANDED_BACK = "Its worker was asked to stop; queued again for another worker."
@@ -332,7 +371,7 @@ def _hand_back(ctx: JobContext, job: Job) -> None:
         )
     log.info("job.handed_back", checkpoint=record.checkpoint, processed=record.processed)
     try:
-        ctx.stop.send(job.kind, job.id)
+        ctx.send(job.kind, job.id)
     except Exception as err:
         _leave_to_reaper(ctx, job.id)
         log.error("job.hand_back_send_failed", error=type(err).__name__)

@@ -5,9 +5,9 @@ Every worker process refreshes the `heartbeat_at` of the jobs it runs every few 
 older than `stale_after_s` has lost its worker (SIGKILL, out of memory, a node gone). The
 reaper, run periodically by every worker process, then:
 
-1. moves it back to `queued` and sends its message again (`export_roster` or
-   `import_roster` by kind), so any worker picks it up: an export is written again, an
-   import resumes after its last committed batch; or
+1. moves it back to `queued` and sends its message again (to its kind's actor,
+   `jobs.messages`), so any worker picks it up: an export is written again, an import
+   resumes after its last committed batch; or
 2. fails it, naming the lost worker, when its attempts are used up (the same rule as a
    transient fault: a job that kills its worker every time must not loop forever).
 
@@ -24,12 +24,14 @@ queued (and not run) for `resend_after_s` (`resend_lost_messages`), far longer t
 longest retry backoff. Each resend moves the job's `queued_at` forward by one conditional
 UPDATE, so several reapers send it once per period; if the job still had its message, the
 second delivery is skipped by `claim` (finished, or running with a fresh heartbeat).
+
+Both take `send(actor_name, job_id)`; a worker passes its job context's sender
+(`jobs.messages.by_actor_name(ctx.send)`), so the reaper's messages go the way all others do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,8 +39,10 @@ import structlog
 from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs import messages
 from jobs.lifecycle import finished_detail
-from schemas.jobs import JobKind, JobStatus
+from jobs.messages import ActorSend, route
+from schemas.jobs import JobStatus
 from storage import job_events, workers
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
@@ -50,9 +54,10 @@ STALE_AFTER_SECONDS = 60
 RESEND_QUEUED_AFTER_SECONDS = 900
 """Longer than the longest retry backoff (300 s), so a job waiting for its retry is not
 sent twice; a backlog longer than this gets one extra, skipped, message per job and period."""
-ACTORS = {JobKind.EXPORT.value: "export_roster", JobKind.IMPORT.value: "import_roster"}
+ACTORS = messages.ACTORS
+"""Kind → actor name (`jobs.messages`), for the operations pages that read it here."""
 
-Send = Callable[[str, str], None]
+Send = ActorSend
 """`send(actor_name, job_id)`: put the job's message on the broker."""
 
 
@@ -132,7 +137,7 @@ def _requeue(sessions: sessionmaker[Session], job: _Stuck, stale_after_s: int, s
         )
     log.warning("job.requeued", job_id=job.id, attempt=job.attempts, reason=detail)
     try:
-        send(ACTORS[job.kind], job.id)
+        send(route(job.kind).actor_name, job.id)
     except Exception as err:
         _put_back(sessions, job.id, stale_after_s)
         log.error("job.requeue_send_failed", job_id=job.id, error=type(err).__name__)
@@ -230,7 +235,7 @@ def _resend(sessions: sessionmaker[Session], job: _Queued, resend_after_s: int, 
         detail = f"Queued for over {resend_after_s} s without running; its message was sent again."
         job_events.record(session, job.id, JobEventName.REQUEUED, detail=detail)
     try:
-        send(ACTORS[job.kind], job.id)
+        send(route(job.kind).actor_name, job.id)
     except Exception as err:
         _restore_queued_at(sessions, job.id, job.queued_at)
         log.error("job.resend_failed", job_id=job.id, error=type(err).__name__)

@@ -1,5 +1,7 @@
 """Thin dramatiq actors: a job id in, one pipeline call, the outcome in the job record.
 
+Their names and queues are the routes of `jobs.messages`, where every sender looks them up.
+What leaves an actor is retried only as `worker.runtime.job_retries` says.
 Import this module only after `worker.runtime.start` has set the broker.
 """
 
@@ -10,19 +12,20 @@ import dramatiq
 from jobs.export import run_export
 from jobs.imports import run_import
 from jobs.lifecycle import run_job
+from jobs.messages import EXPORT, IMPORT
 from worker.context import current
 
-EXPORTS = "exports"
-IMPORTS = "imports"
+EXPORTS = EXPORT.queue
+IMPORTS = IMPORT.queue
 
 
-@dramatiq.actor(queue_name=EXPORTS, actor_name="export_roster")
+@dramatiq.actor(queue_name=EXPORT.queue, actor_name=EXPORT.actor_name)
 def export_roster(job_id: str) -> None:
     """Export a roster to CSV in object storage (see `jobs.export`)."""
     run_job(current(), job_id, run_export)
 
 
-@dramatiq.actor(queue_name=IMPORTS, actor_name="import_roster")
+@dramatiq.actor(queue_name=IMPORT.queue, actor_name=IMPORT.actor_name)
 def import_roster(job_id: str) -> None:
     """Import an uploaded CSV into the roster (see `jobs.imports`)."""
     run_job(current(), job_id, run_import)

@@ -300,14 +300,14 @@ def s3_events(args: argparse.Namespace) -> int:
         return 0
     if rt.settings.embedded_broker:
         raise CommandError("ROSTERJOBS_BROKER_URL is not set: queued imports would run nowhere.")
-    actor = rt.broker.get_actor(submit.IMPORT_ACTOR)
+    jobs = rt.jobs
     consumer = UploadEventConsumer(
         sqs=sqs,
         queue_url=args.queue_url,
         jobs=rt.jobs,
         bucket=bucket.bucket,
         prefix=bucket.prefix,
-        send_import=actor.send,
+        send_import=lambda job_id: jobs.send("import", job_id),
     )
     if args.once:
         consumer.poll_once()

@@ -38,6 +38,7 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from jobs.lifecycle import JobContext
+from jobs.messages import ACTOR_NAMES, by_actor_name
 from jobs.reaper import (
     RESEND_QUEUED_AFTER_SECONDS,
     STALE_AFTER_SECONDS,
@@ -54,7 +55,7 @@ HEARTBEAT_SECONDS = 10
 REAP_SECONDS = 20
 FORGET_AFTER_SECONDS = 7 * 24 * 3600
 """Rows of worker processes not seen for a week are deleted by the reaper's run."""
-JOB_ACTORS = frozenset({"export_roster", "import_roster"})
+JOB_ACTORS = ACTOR_NAMES
 
 
 @dataclass(frozen=True)
@@ -167,23 +168,22 @@ class _Beats(threading.Thread):
             log.info("worker.registered", worker_id=self.worker_id, queues=self.queues)
 
     def reap(self) -> None:
+        """Requeue stuck jobs and resend lost messages, through the job context's sender."""
         jobs = self.owner.job_context()
+        send = by_actor_name(jobs.send)
         reaped = reap_stuck_jobs(
             jobs.sessions,
             stale_after_s=self.owner.timings.stale_after_s,
             max_attempts=jobs.max_attempts,
-            send=self._send,
+            send=send,
         )
         reaped += resend_lost_messages(
-            jobs.sessions, resend_after_s=self.owner.timings.resend_queued_after_s, send=self._send
+            jobs.sessions, resend_after_s=self.owner.timings.resend_queued_after_s, send=send
         )
         if reaped:
             log.warning("worker.reaped", worker_id=self.worker_id, job_ids=reaped)
         with unit_of_work(jobs.sessions) as session:
             workers.prune(session, older_than_s=FORGET_AFTER_SECONDS)
-
-    def _send(self, actor_name: str, job_id: str) -> None:
-        self.broker.get_actor(actor_name).send(job_id)
 
     # Marking the row stopped is a courtesy to the dashboard: a row that misses it goes
     # stale like a crashed worker's. So failing at shutdown (often at interpreter exit,

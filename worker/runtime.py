@@ -11,6 +11,11 @@ On Redis, a worker process asked to stop (SIGTERM, what Kubernetes sends; dramat
 `Worker.stop`) has its running jobs stop at their next batch and go back to the queue
 (`StopJobsAtShutdown`), so it exits in seconds, not at the end of its longest job. The
 embedded worker lets its jobs finish: their messages would not outlive the process.
+
+Every job message of the process is sent by the one sender `job_sender` builds here from the
+broker, carried by the job context (`JobContext.send`). Retries are the job lifecycle's: the
+job's `attempts` is the one counter, and dramatiq's Retries middleware only spaces out the
+deliveries the lifecycle asked for (`job_retries`).
 """
 
 from __future__ import annotations
@@ -18,8 +23,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dramatiq
@@ -40,10 +44,11 @@ from dramatiq.middleware import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs import fair_share
 from jobs.csv_in import ImportLimits
+from jobs.errors import TransientJobError
+from jobs.faults import is_transient
 from jobs.lifecycle import JobContext, WorkerStop
-from jobs.reaper import ACTORS
+from jobs.messages import JobSender, no_broker, route
 from storage.db import make_engine, session_factory
 from storage.objects import ObjectStore, open_store
 from worker import context
@@ -116,7 +121,9 @@ class StopJobsAtShutdown(Middleware):
 
 
 def middleware(
-    timings: HeartbeatTimings | None = None, backoff_ms: tuple[int, int] = (2_000, 300_000)
+    timings: HeartbeatTimings | None = None,
+    backoff_ms: tuple[int, int] = (2_000, 300_000),
+    max_attempts: int = 5,
 ) -> list[Any]:
     return [
         AgeLimit(),
@@ -124,11 +131,32 @@ def middleware(
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(max_retries=20, min_backoff=backoff_ms[0], max_backoff=backoff_ms[1]),
+        job_retries(backoff_ms, max_attempts),
         CurrentMessage(),
         LogContext(),
         WorkerHeartbeat(timings),
     ]
+
+
+def job_retries(backoff_ms: tuple[int, int], max_attempts: int) -> Retries:
+    """dramatiq's Retries as the job lifecycle wants it: the lifecycle decides whether a job
+    is retried, bounded by the job's `attempts`; Retries only spaces the deliveries out
+    (exponential backoff between `backoff_ms`).
+
+    `jobs.lifecycle.run_job` raises TransientJobError only while the job has attempts left
+    (on the last one it fails the job and returns), so that is retried whatever the count
+    in the message says. A transient fault that escapes the lifecycle is one it could not
+    even record (the database down while the job was claimed, or its fault written): no
+    attempt was counted, so the message's own count stands in, with the same limit,
+    `max_attempts`; then the message is a dead letter, and the job row, still `queued` or
+    `running`, is the reaper's. Anything else (a time limit) is not retried."""
+
+    def retry_when(retries: int, exception: BaseException) -> bool:
+        if isinstance(exception, TransientJobError):
+            return True
+        return is_transient(exception) and retries < max_attempts
+
+    return Retries(retry_when=retry_when, min_backoff=backoff_ms[0], max_backoff=backoff_ms[1])
 
 
 def broker_heartbeat_timeout_ms(settings: Settings) -> int:
@@ -147,28 +175,31 @@ def build_broker(settings: Settings, timings: HeartbeatTimings | None = None) ->
             heartbeat_timeout=broker_heartbeat_timeout_ms(settings),
             maintenance_chance=MAINTENANCE_CHANCE,
             dead_message_ttl=DEAD_MESSAGE_TTL_MS,
-            middleware=middleware(timings, backoff_ms),
+            middleware=middleware(timings, backoff_ms, settings.max_attempts),
         )
-    return StubBroker(middleware=middleware(timings, backoff_ms))
+    return StubBroker(middleware=middleware(timings, backoff_ms, settings.max_attempts))
 
 
-def job_sender(broker: Any) -> Callable[[str, str], None]:
-    """`send(kind, job_id)`: put a job's message on `broker` again, for its kind's actor."""
+@dataclass(frozen=True)
+class BrokerSender:
+    """The process's one `send(kind, job_id, delay_ms=0)`: the job's message for its kind's
+    actor (`jobs.messages`) on `broker`, now or after `delay_ms` as a new message (not a
+    dramatiq retry: how a job its district's fair share deferred comes back)."""
 
-    def send(kind: str, job_id: str) -> None:
-        broker.get_actor(ACTORS[kind]).send(job_id)
+    broker: Any
 
-    return send
+    def __call__(self, kind: str, job_id: str, delay_ms: int = 0) -> None:
+        actor = self.broker.get_actor(route(kind).actor_name)
+        actor.send_with_options(args=(job_id,), delay=delay_ms or None)
 
 
-def delayed_job_sender(broker: Any) -> fair_share.SendLater:
-    """`send_later(kind, job_id, delay_ms)`: the same after `delay_ms`, as a new message
-    (not a dramatiq retry): how a job its district's fair share deferred comes back."""
+def job_sender(broker: Any) -> JobSender:
+    """The sender of a process whose broker is `broker` (`BrokerSender`)."""
+    return BrokerSender(broker)
 
-    def send_later(kind: str, job_id: str, delay_ms: int) -> None:
-        broker.get_actor(ACTORS[kind]).send_with_options(args=(job_id,), delay=delay_ms)
 
-    return send_later
+delayed_job_sender = job_sender
+"""The older name of `job_sender`, from when a delayed message had a sender of its own."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +209,14 @@ class Runtime:
     engine: Engine
     jobs: JobContext
 
+    def __post_init__(self) -> None:
+        """The runtime's jobs send on its `broker`: a context built without a sender (by a
+        script, a test), or with another broker's, is given this one's. A sender of another
+        kind (a test's recording one) is left as it is."""
+        send = self.jobs.send
+        if send is no_broker or (isinstance(send, BrokerSender) and send.broker is not self.broker):
+            object.__setattr__(self, "jobs", replace(self.jobs, send=BrokerSender(self.broker)))
+
 
 def job_context(
     settings: Settings,
@@ -185,10 +224,11 @@ def job_context(
     store: ObjectStore,
     *,
     stop: WorkerStop | None = None,
-    send_later: fair_share.SendLater = fair_share.no_broker,
+    send: JobSender = no_broker,
 ) -> JobContext:
-    """What the pipelines get from `settings`: sessions, storage, limits and timings, and
-    how a stopping worker hands its jobs back (`stop`; by default it never stops them)."""
+    """What the pipelines get from `settings`: sessions, storage, limits and timings, how a
+    stopping worker hands its jobs back (`stop`; by default it never stops them), and how a
+    job's message is sent (`send`; by default there is no broker)."""
     return JobContext(
         sessions=sessions,
         store=store,
@@ -205,7 +245,7 @@ def job_context(
         stale_after_s=settings.stale_after_seconds,
         stop=stop or WorkerStop(),
         district_max_running=settings.district_max_running,
-        send_later=send_later,
+        send=send,
     )
 
 
@@ -222,7 +262,7 @@ def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = Tru
         resend_queued_after_s=settings.resend_queued_after_seconds,
     )
     broker = build_broker(settings, timings)
-    stop = WorkerStop(send=job_sender(broker))
+    stop = WorkerStop()
     if settings.broker_url:
         broker.add_middleware(StopJobsAtShutdown(stop.requested))
     dramatiq.set_broker(broker)
@@ -232,7 +272,7 @@ def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = Tru
         session_factory(engine),
         open_store(settings.storage_url, base_dir=settings.base_dir),
         stop=stop,
-        send_later=delayed_job_sender(broker),
+        send=job_sender(broker),
     )
     context.install(jobs)
     importlib.import_module("worker.actors")

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from jobs.errors import RequestRefused
 from jobs.lifecycle import mark_queued
+from jobs.messages import EXPORT, IMPORT, kind_of
 from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
 from storage import job_records
 from storage.db import unit_of_work
 from worker.progress import wait_for_job
 from worker.runtime import Runtime, ensure_embedded_worker
 
-EXPORT_ACTOR = "export_roster"
-IMPORT_ACTOR = "import_roster"
+EXPORT_ACTOR = EXPORT.actor_name
+IMPORT_ACTOR = IMPORT.actor_name
 
 
 def export_job(rt: Runtime, request: ExportRequest) -> str:
@@ -37,12 +38,17 @@ def import_job(rt: Runtime, request: ImportRequest, path: Path) -> str:
     return job_id
 
 
-def enqueue(rt: Runtime, actor_name: str, job_id: str) -> None:
-    """Send the job's message; with the in-process broker, a worker thread of this process
-    (started once) will run it."""
+def enqueue_job(rt: Runtime, kind: str, job_id: str) -> None:
+    """Send the job's message through the job context's sender; with the in-process broker,
+    a worker thread of this process (started once) will run it."""
     if rt.settings.embedded_broker:
         ensure_embedded_worker(rt)
-    rt.broker.get_actor(actor_name).send(job_id)
+    rt.jobs.send(kind, job_id)
+
+
+def enqueue(rt: Runtime, actor_name: str, job_id: str) -> None:
+    """`enqueue_job` for callers that name the job's actor (`EXPORT_ACTOR`, `IMPORT_ACTOR`)."""
+    enqueue_job(rt, kind_of(actor_name), job_id)
 
 
 def send(rt: Runtime, actor_name: str, job_id: str, *, wait: bool, show_progress: bool) -> None:

@@ -6,7 +6,6 @@ No container engine runs here, so the deploy files are checked as text against t
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import inspect
 import re
@@ -264,22 +263,11 @@ def settings_read() -> set[str]:
 
 
 def actor_queues() -> set[str]:
-    """The queue names of the actors in worker/actors.py, read without importing it (an
-    import would declare the actors on whatever broker is global)."""
-    tree = ast.parse((ROOT / "worker" / "actors.py").read_text())
-    constants = {
-        target.id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-    queues = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "queue_name":
-            value = node.value
-            queues.add(constants[value.id] if isinstance(value, ast.Name) else value.value)  # type: ignore[attr-defined]
-    return {str(queue) for queue in queues}
+    """The queues the actors are declared on: `jobs.messages.ROUTES`, the one place they are
+    stated (importing it declares no actor)."""
+    from jobs.messages import ROUTES
+
+    return {route.queue for route in ROUTES.values()}
 
 
 def runbook_block(marker: str) -> str:
