@@ -30,7 +30,7 @@ import datetime as dt
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import structlog
@@ -60,13 +60,9 @@ class WorkerStop:
     Its shutdown sets `requested`; each running job notices it at its next batch
     (`report_progress`), goes back to `queued` and its message is put on the broker again
     (`JobContext.send`), for another worker to resume it. By default it is never requested.
-
-    `send` is the older way to give a context its sender: a context built with a stop that
-    has one, and no `send` of its own, sends through it.
     """
 
     requested: threading.Event = field(default_factory=threading.Event)
-    send: JobSender | None = None
 
 
 @dataclass(frozen=True)
@@ -92,14 +88,6 @@ class JobContext:
     send: JobSender = no_broker
     """`send(kind, job_id, delay_ms=0)`: the one way a job's message is put on the broker
     (`jobs.messages`); a deferred or handed-back job's message goes through it."""
-    send_later: InitVar[JobSender | None] = None
-    """The older name of `send`, still taken when a context is built."""
-
-    def __post_init__(self, send_later: JobSender | None) -> None:
-        if send_later is not None:
-            object.__setattr__(self, "send", send_later)
-        elif self.send is no_broker and self.stop.send is not None:
-            object.__setattr__(self, "send", self.stop.send)
 
 
 @dataclass(frozen=True)

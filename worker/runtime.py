@@ -198,10 +198,6 @@ def job_sender(broker: Any) -> JobSender:
     return BrokerSender(broker)
 
 
-delayed_job_sender = job_sender
-"""The older name of `job_sender`, from when a delayed message had a sender of its own."""
-
-
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings

@@ -36,7 +36,7 @@ class Outbox:
         self.sent: list[tuple[str, str]] = []
         self.refuse = refuse
 
-    def send(self, kind_or_actor: str, job_id: str) -> None:
+    def send(self, kind_or_actor: str, job_id: str, delay_ms: int = 0) -> None:
         if self.refuse:
             raise ConnectionError("Redis is away")
         self.sent.append((kind_or_actor, job_id))
@@ -44,10 +44,10 @@ class Outbox:
 
 def stopping(sessions: sessionmaker[Session], tmp_path: Path, outbox: Outbox) -> JobContext:
     """The job context of a worker that was just asked to stop."""
-    stop = WorkerStop(send=outbox.send)
+    stop = WorkerStop()
     stop.requested.set()
     store = FolderStore(tmp_path / "objects")
-    return JobContext(sessions=sessions, store=store, batch_rows=2, stop=stop)
+    return JobContext(sessions=sessions, store=store, batch_rows=2, stop=stop, send=outbox.send)
 
 
 def settled(sessions: sessionmaker[Session], tmp_path: Path) -> JobContext:
@@ -121,11 +121,12 @@ def test_a_stop_that_comes_once_the_export_is_written_keeps_the_finished_export(
     # given an export whose worker is asked to stop just as its file is complete
     job_id = queued_export(sessions, roster)
     outbox = Outbox()
-    stop = WorkerStop(send=outbox.send)
+    stop = WorkerStop()
     store = StopOnPublish(tmp_path / "objects", stop)
 
     # when it runs
-    run_job(JobContext(sessions=sessions, store=store, batch_rows=2, stop=stop), job_id, run_export)
+    ctx = JobContext(sessions=sessions, store=store, batch_rows=2, stop=stop, send=outbox.send)
+    run_job(ctx, job_id, run_export)
 
     # then the finished export is kept, not thrown away and sent to run again
     done = job_now(sessions, job_id)

@@ -37,7 +37,7 @@ def sent() -> SentLater:
 @pytest.fixture
 def ctx(sessions: sessionmaker[Session], tmp_path: Path, sent: SentLater) -> JobContext:
     store = FolderStore(tmp_path / "objects")
-    return JobContext(sessions=sessions, store=store, district_max_running=LIMIT, send_later=sent)
+    return JobContext(sessions=sessions, store=store, district_max_running=LIMIT, send=sent)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.objects import FolderStore
-from worker.runtime import delayed_job_sender, job_context
+from worker.runtime import job_context, job_sender
 from worker.settings import Settings, SettingsError
 
 SECRET = {"ROSTERJOBS_SECRET_KEY": "test-secret-key-not-for-production"}
@@ -57,7 +57,7 @@ def test_a_deferred_jobs_message_comes_back_later_as_a_new_message_without_a_ret
 
     # when an import's message is sent again after 3 s
     before_ms = int(time.time() * 1000)
-    delayed_job_sender(broker)("import", "job-1", 3000)
+    job_sender(broker)("import", "job-1", 3000)
 
     # then it waits in the imports queue's delay queue, as a message of its own
     delayed = list(broker.queues["imports.DQ"].queue)

@@ -495,8 +495,13 @@ def test_rows_that_repeat_an_earlier_batch_are_refused_in_one_run_and_after_a_re
     # External Assigned ID; in the resumed case the worker is asked to stop after the first
     # batch, so another run, which did not see that batch, finishes the job
     sent: list[str] = []
-    stop = WorkerStop(send=lambda kind, job_id: sent.append(job_id))
-    ctx = JobContext(sessions=ctx.sessions, store=ctx.store, batch_rows=2, stop=stop)
+    ctx = JobContext(
+        sessions=ctx.sessions,
+        store=ctx.store,
+        batch_rows=2,
+        stop=WorkerStop(),
+        send=lambda kind, job_id, delay_ms=0: sent.append(job_id),
+    )
     run = _importer(ctx, engine, with_pupils(5), _repeats(ctx))
     general = run(run_general_import)
     if handed_back:
