@@ -24,10 +24,7 @@ from api.models import MAX_DATABASE_ID, clean_text
 from jobs.errors import RequestRefused
 from jobs.requests import resolve_scope
 from schemas.scope import Scope
-from schemas.tokens import (
-    ALGORITHM,
-    issue_token,  # noqa: F401  (kept importable here for the tests)
-)
+from schemas.tokens import ALGORITHM
 
 CLOCK_LEEWAY_SECONDS = 10
 MAX_USERNAME = 254

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.auth import issue_token
 from schemas.jobs import JobStatus
+from schemas.tokens import issue_token
 from storage.db import session_factory
 from storage.models import Educator
 from storage.objects import ObjectStore
