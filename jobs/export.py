@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 import structlog
 from sqlalchemy.orm import Session
 
-from jobs.formats import CSV, TABLES, TableFormat
+from jobs.formats import CSV, PLAIN, TABLES, TableFormat, TableLayout, layout_of
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.requests import ExportPlan, ExportRequest, plan_export
 from schemas.cells import neutralise
@@ -74,9 +74,16 @@ def run_export(ctx: JobContext, job: Job) -> Outcome:
         total = QUERIES[plan.entity].count(session, plan.scope, plan.roster_filter)
         report_progress(ctx, job.id, processed=0, total=total)
         watch = _ProgressWatch(ctx, job.id)
+        layout = export_layout(session, plan)
         with ctx.store.open_write(key) as raw:
             written = write_export(
-                session, plan, raw, batch_rows=ctx.batch_rows, watch=watch, table=table
+                session,
+                plan,
+                raw,
+                batch_rows=ctx.batch_rows,
+                watch=watch,
+                table=table,
+                layout=layout,
             )
     report_progress(ctx, job.id, processed=written, total=written, done=True)
     return Outcome(JobStatus.COMPLETED, counts={"rows": written}, result_key=key)
@@ -92,6 +99,11 @@ def table_of(job: Job) -> TableFormat:
     return TABLES[str((job.options or {}).get("format") or CSV.name)]
 
 
+def export_layout(session: Session, plan: ExportPlan) -> TableLayout:
+    """The export's worksheet (named after the entity), drop-down lists and title."""
+    return layout_of(plan.columns, sheet=plan.entity.value.capitalize())
+
+
 def write_export(
     session: Session,
     plan: ExportPlan,
@@ -101,6 +113,7 @@ def write_export(
     watch: Watch | None = None,
     fast: bool = True,
     table: TableFormat = CSV,
+    layout: TableLayout = PLAIN,
 ) -> int:
     """Write the plan's table into `raw`; answers the number of rows. The row source is
     chosen here, once: COPY for a CSV where the database can (unless `fast` is False: the
@@ -112,7 +125,7 @@ def write_export(
         with queries.copy(session, plan.scope, plan.roster_filter, plan.columns) as records:
             return write_copied_csv(raw, plan.columns, seen(records))
     rows = queries.stream(session, plan.scope, plan.roster_filter, batch_rows=batch_rows)
-    return write_table(raw, plan.columns, seen(rows), table=table)
+    return write_table(raw, plan.columns, seen(rows), table=table, layout=layout)
 
 
 def write_table(
@@ -121,13 +134,14 @@ def write_table(
     rows: Iterable[dict[str, Any]],
     *,
     table: TableFormat = CSV,
+    layout: TableLayout = PLAIN,
 ) -> int:
     """Render `rows` into `raw` as `table` writes them; answers the number of rows."""
-    with table.rows_into(raw) as out:
+    with table.rows_into(raw, layout) as out:
         out.writerow([column.header for column in columns])
         written = 0
         for row in rows:
-            out.writerow(render_row(columns, row))
+            out.writerow(render_row(columns, row, neutralised=table.neutralised))
             written += 1
     return written
 
@@ -156,8 +170,11 @@ def write_copied_csv(
     return written
 
 
-def render_row(columns: tuple[Column, ...], row: dict[str, Any]) -> list[str]:
-    return [neutralise(column.codec.to_cell(row.get(column.attr))) for column in columns]
+def render_row(
+    columns: tuple[Column, ...], row: dict[str, Any], *, neutralised: bool = True
+) -> list[str]:
+    cells = [column.codec.to_cell(row.get(column.attr)) for column in columns]
+    return [neutralise(cell) for cell in cells] if neutralised else cells
 
 
 def _unwatched(rows: Iterator[T]) -> Iterator[T]:

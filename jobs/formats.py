@@ -9,7 +9,9 @@
 - `TableFormat`: a table written row by row into a binary stream, never held whole: the
   export's file and the import's result and errors files. `TABLES` maps a format's name to
   it; `csv` (UTF-8 with a BOM, RFC 4180, CRLF) is the default. A new one is a module with
-  its `rows_into` plus one entry in `TABLES`.
+  its `rows_into` plus one entry in `TABLES`. What a format may show beside the cells (a
+  worksheet's name, drop-down lists, a printed title) comes in a `TableLayout`, which CSV
+  ignores.
 """
 
 from __future__ import annotations
@@ -23,11 +25,47 @@ from typing import BinaryIO, Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
-from schemas.columns import Entity
+from schemas.codecs import ChoiceCodec, Codec, GradeCodec, YesNoCodec
+from schemas.columns import Column, Entity
 from schemas.products import Product
 
 HEAD_BYTES = 1024
 """What a reader sees of a file to recognise it."""
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """What a format may show beside the cells; a format uses what it can show.
+
+    `choices` has one entry per column, in order: that column's fixed values (an XLSX
+    drop-down list), or `()` for free text; shorter than the header means free text for the
+    rest. `title` is the heading a printed table carries (the district, the filter, the date).
+    """
+
+    sheet: str = "Rows"
+    choices: tuple[tuple[str, ...], ...] = ()
+    title: str = ""
+
+
+PLAIN = TableLayout()
+GRADES = ("PK", "K", *(str(grade) for grade in range(1, 13)))
+
+
+def fixed_values(codec: Codec[object]) -> tuple[str, ...]:
+    """The values a column's cells are chosen from (a drop-down list), `()` for free text."""
+    if isinstance(codec, GradeCodec):
+        return GRADES
+    if isinstance(codec, YesNoCodec):
+        return ("Yes", "No")
+    if isinstance(codec, ChoiceCodec):
+        return codec.choices
+    return ()
+
+
+def layout_of(columns: Sequence[Column], *, sheet: str, title: str = "") -> TableLayout:
+    """The layout of a table of `columns`: each column's fixed values, the sheet, the title."""
+    choices = tuple(fixed_values(column.codec) for column in columns)
+    return TableLayout(sheet=sheet, choices=choices, title=title)
 
 
 class TableRows(Protocol):
@@ -46,9 +84,17 @@ class TableFormat(Protocol):
     @property
     def media_type(self) -> str: ...
 
-    def rows_into(self, raw: BinaryIO) -> AbstractContextManager[TableRows]:
-        """A writer of rows into `raw`, flushed when the block ends; `raw` stays the
-        caller's (not closed)."""
+    @property
+    def neutralised(self) -> bool:
+        """Whether a cell that starts like a formula is written with a leading `'` (CSV: a
+        spreadsheet would run it) or exactly as it is (a text cell is never run)."""
+        ...
+
+    def rows_into(
+        self, raw: BinaryIO, layout: TableLayout = PLAIN
+    ) -> AbstractContextManager[TableRows]:
+        """A writer of rows into `raw` (the header first), flushed when the block ends; `raw`
+        stays the caller's (not closed)."""
         ...
 
 
@@ -59,9 +105,10 @@ class CsvTable:
     name: str = "csv"
     extension: str = "csv"
     media_type: str = "text/csv; charset=utf-8"
+    neutralised: bool = True
 
     @contextmanager
-    def rows_into(self, raw: BinaryIO) -> Iterator[TableRows]:
+    def rows_into(self, raw: BinaryIO, layout: TableLayout = PLAIN) -> Iterator[TableRows]:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
         try:
             yield csv.writer(text)

@@ -3,7 +3,10 @@
 # PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379; and that Debian's
 # Chromium is at /usr/bin/chromium for the dashboard's browser test (Playwright drives it;
 # the test never downloads a browser of its own); and that curl and jq are on the PATH for
-# the walkthrough of docs/http-api.md, which tests/e2e/test_readme_walkthrough.py runs.
+# the walkthrough of docs/http-api.md, which tests/e2e/test_readme_walkthrough.py runs; and
+# the programs nobody here wrote that read what we write: LibreOffice (headless Calc) and
+# poppler's pdftotext; and the fonts the PDF roster embeds (DejaVu for Latin, Greek,
+# Cyrillic, Arabic and Hebrew; Droid Sans Fallback for Chinese, Japanese and Korean).
 set -euo pipefail
 
 apt_updated=""
@@ -21,6 +24,13 @@ need_package redis-server redis-server
 need_package pg_ctlcluster postgresql
 need_package curl curl
 need_package jq jq
+need_package soffice libreoffice-calc-nogui
+need_package pdftotext poppler-utils
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+  || [ ! -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ]; then
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core fonts-droid-fallback >/dev/null
+fi
 if [ ! -x /usr/bin/chromium ]; then
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs import formats
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records, check_header
 from jobs.export import run_export
-from jobs.formats import TableFormat, TableRows
+from jobs.formats import PLAIN, TableFormat, TableLayout, TableRows
 from jobs.lifecycle import JobContext, run_job
 from jobs.requests import ExportRequest, submit_export
 from schemas.columns import Entity
@@ -59,9 +59,10 @@ class TsvTable:
     name: str = "tsv"
     extension: str = "tsv"
     media_type: str = "text/tab-separated-values"
+    neutralised: bool = True
 
     @contextmanager
-    def rows_into(self, raw: BinaryIO) -> Iterator[TableRows]:
+    def rows_into(self, raw: BinaryIO, layout: TableLayout = PLAIN) -> Iterator[TableRows]:
         yield _TabRows(raw)
 
 
