@@ -32,6 +32,7 @@ def clean_text(value: str) -> str:
 Grade = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(clean_text)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
 FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(clean_text)]
+FormatName = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(clean_text)]
 
 
 DatabaseId = Annotated[int, Field(ge=1, le=MAX_DATABASE_ID)]
@@ -72,6 +73,11 @@ class ExportBody(Body):
         max_length=MAX_IDS,
         description="Only these Database IDs (the rows ticked in the portal); empty means all.",
     )
+    format: FormatName = Field(
+        default="csv",
+        description="The file's format: csv (the default) or xlsx (every cell a text cell, "
+        "drop-down lists for columns with fixed values).",
+    )
 
 
 class ImportBody(Body):
@@ -81,6 +87,11 @@ class ImportBody(Body):
     )
     filename: FileName = Field(
         default="import.csv", description="The uploaded file's name, kept in the job for reports."
+    )
+    format: FormatName | None = Field(
+        default=None,
+        description="csv or xlsx: refuse the file unless it is this format. Left out, the "
+        "format is recognised from the file's content (never from its name).",
     )
 
 
@@ -100,13 +111,18 @@ class JobOut(BaseModel):
     requested_by: str = Field(description="The requesting educator's username.")
     status: JobStatus
     dry_run: bool
+    format: str | None = Field(
+        description="The file's format: an export's as asked (csv, xlsx); an import's as "
+        "stated or recognised (null until its file is read)."
+    )
     progress: Progress
     counts: dict[str, int] = Field(
         description="Imports: created, updated, unchanged, failed; exports: rows."
     )
     warnings: dict[str, Any]
     result_url: str | None = Field(
-        description="Export: the CSV; import: the result file (every row with its outcome)."
+        description="Export: the file; import: the result file (every row with its outcome), "
+        "in the upload's format."
     )
     error_report_url: str | None = Field(
         description="Import: the refused rows with their errors, ready to fix and upload again."

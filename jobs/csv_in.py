@@ -97,11 +97,14 @@ class Header:
 
 @dataclass(frozen=True)
 class FileSurvey:
-    """What the first pass learned: `encoding` is "utf-8" or "cp1252"; `rows` excludes blanks."""
+    """What the first pass learned: `encoding` is "utf-8" or "cp1252" for CSV text (another
+    reader names itself); `rows` excludes blanks; `part` is where in a package the rows are
+    (an XLSX worksheet), for the passes after the survey."""
 
     encoding: str
     rows: int
     header: Header
+    part: str | None = None
 
 
 class _NotUtf8(FileRefused):

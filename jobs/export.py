@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 import structlog
 from sqlalchemy.orm import Session
 
+from jobs.errors import RequestRefused
 from jobs.formats import CSV, PLAIN, TABLES, TableFormat, TableLayout, layout_of
 from jobs.lifecycle import JobContext, Outcome, report_progress
 from jobs.requests import ExportPlan, ExportRequest, plan_export
@@ -75,7 +76,8 @@ def run_export(ctx: JobContext, job: Job) -> Outcome:
         report_progress(ctx, job.id, processed=0, total=total)
         watch = _ProgressWatch(ctx, job.id)
         layout = export_layout(session, plan)
-        with ctx.store.open_write(key) as raw:
+        refuse_too_long(table, total)
+        with ctx.store.open_write(key, content_type=table.media_type) as raw:
             written = write_export(
                 session,
                 plan,
@@ -87,6 +89,15 @@ def run_export(ctx: JobContext, job: Job) -> Outcome:
             )
     report_progress(ctx, job.id, processed=written, total=written, done=True)
     return Outcome(JobStatus.COMPLETED, counts={"rows": written}, result_key=key)
+
+
+def refuse_too_long(table: TableFormat, rows: int) -> None:
+    """A format that holds fewer rows than the export has refuses it before any work."""
+    if table.most_rows is not None and rows > table.most_rows:
+        raise RequestRefused(
+            f"The export has {rows:,} rows, more than the {table.most_rows:,} {table.name.upper()} "
+            f"holds; filter it, or export it as CSV."
+        )
 
 
 def export_key(job: Job) -> str:

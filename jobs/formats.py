@@ -2,127 +2,51 @@
 
 - `ImportReader`: recognises its files by their first bytes (never by their name), surveys
   the whole file before anything is applied, then yields `(spreadsheet row number, cells)`
-  to the pipeline and again to the reports. CSV (`jobs.csv_in`) is the one reader now, and
-  the last one asked: it refuses, naming it, a file that looks like something else. A new
-  reader (XLSX, a OneRoster zip) is a module beside `csv_in` plus one entry in `READERS`,
-  ahead of CSV.
-- `TableFormat`: a table written row by row into a binary stream, never held whole: the
-  export's file and the import's result and errors files. `TABLES` maps a format's name to
-  it; `csv` (UTF-8 with a BOM, RFC 4180, CRLF) is the default. A new one is a module with
-  its `rows_into` plus one entry in `TABLES`. What a format may show beside the cells (a
-  worksheet's name, drop-down lists, a printed title) comes in a `TableLayout`, which CSV
-  ignores.
+  to the pipeline and again to the reports. XLSX (`jobs.xlsx_in`) claims ZIP and OLE2
+  files; CSV (`jobs.csv_in`) is the last one asked: it refuses, naming it, a file that
+  looks like something else. A new reader (a OneRoster zip) is a module plus one entry in
+  `READERS`, ahead of the ones it must be asked before.
+- `TableFormat` (`jobs.tables`): a table written row by row into a binary stream, never
+  held whole: the export's file and the import's result and errors files. `TABLES` maps a
+  format's name to it; `csv` is the default, `xlsx` (`jobs.xlsx_out`) the spreadsheet one.
+  A new one is a module with its `rows_into` plus one entry in `TABLES`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from collections.abc import Collection
+from typing import Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
-from schemas.codecs import ChoiceCodec, Codec, GradeCodec, YesNoCodec
-from schemas.columns import Column, Entity
+from jobs.tables import CSV, PLAIN, TableFormat, TableLayout, TableRows, layout_of
+from jobs.xlsx_in import XlsxReader
+from jobs.xlsx_out import XLSX
+from schemas.columns import Entity
 from schemas.products import Product
+
+__all__ = [
+    "CSV",
+    "PLAIN",
+    "READERS",
+    "TABLES",
+    "XLSX",
+    "ImportReader",
+    "TableFormat",
+    "TableLayout",
+    "TableRows",
+    "layout_of",
+    "reader_for",
+]
 
 HEAD_BYTES = 1024
 """What a reader sees of a file to recognise it."""
 
 
-@dataclass(frozen=True)
-class TableLayout:
-    """What a format may show beside the cells; a format uses what it can show.
-
-    `choices` has one entry per column, in order: that column's fixed values (an XLSX
-    drop-down list), or `()` for free text; shorter than the header means free text for the
-    rest. `title` is the heading a printed table carries (the district, the filter, the date).
-    """
-
-    sheet: str = "Rows"
-    choices: tuple[tuple[str, ...], ...] = ()
-    title: str = ""
-
-
-PLAIN = TableLayout()
-GRADES = ("PK", "K", *(str(grade) for grade in range(1, 13)))
-
-
-def fixed_values(codec: Codec[object]) -> tuple[str, ...]:
-    """The values a column's cells are chosen from (a drop-down list), `()` for free text."""
-    if isinstance(codec, GradeCodec):
-        return GRADES
-    if isinstance(codec, YesNoCodec):
-        return ("Yes", "No")
-    if isinstance(codec, ChoiceCodec):
-        return codec.choices
-    return ()
-
-
-def layout_of(columns: Sequence[Column], *, sheet: str, title: str = "") -> TableLayout:
-    """The layout of a table of `columns`: each column's fixed values, the sheet, the title."""
-    choices = tuple(fixed_values(column.codec) for column in columns)
-    return TableLayout(sheet=sheet, choices=choices, title=title)
-
-
-class TableRows(Protocol):
-    def writerow(self, cells: Sequence[str], /) -> object: ...
-
-
-class TableFormat(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def extension(self) -> str:
-        """Of the object's key and the download's filename, without the dot."""
-        ...
-
-    @property
-    def media_type(self) -> str: ...
-
-    @property
-    def neutralised(self) -> bool:
-        """Whether a cell that starts like a formula is written with a leading `'` (CSV: a
-        spreadsheet would run it) or exactly as it is (a text cell is never run)."""
-        ...
-
-    def rows_into(
-        self, raw: BinaryIO, layout: TableLayout = PLAIN
-    ) -> AbstractContextManager[TableRows]:
-        """A writer of rows into `raw` (the header first), flushed when the block ends; `raw`
-        stays the caller's (not closed)."""
-        ...
-
-
-@dataclass(frozen=True)
-class CsvTable:
-    """UTF-8 with a BOM (so spreadsheets show accents), RFC 4180 quoting, CRLF."""
-
-    name: str = "csv"
-    extension: str = "csv"
-    media_type: str = "text/csv; charset=utf-8"
-    neutralised: bool = True
-
-    @contextmanager
-    def rows_into(self, raw: BinaryIO, layout: TableLayout = PLAIN) -> Iterator[TableRows]:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=False)
-        try:
-            yield csv.writer(text)
-            text.flush()
-        finally:
-            text.detach()
-
-
-CSV = CsvTable()
-TABLES: dict[str, TableFormat] = {CSV.name: CSV}
-
-
 class ImportReader(Protocol):
     name: str
+    description: str
+    """What the file is, in a sentence's words: "a CSV file"."""
     reports: TableFormat
     """How the result and errors files of an import of this kind are written."""
 
@@ -155,6 +79,7 @@ class CsvReader:
     """CSV text (`jobs.csv_in`): UTF-8 with or without a BOM, else Windows-1252."""
 
     name = "csv"
+    description = "a CSV file"
 
     def __init__(self) -> None:
         self.reports: TableFormat = CSV
@@ -180,7 +105,13 @@ class CsvReader:
         return {"encoding": encoding} if encoding else {}
 
 
-READERS: tuple[ImportReader, ...] = (CsvReader(),)
+TABLES: dict[str, TableFormat] = {CSV.name: CSV, XLSX.name: XLSX}
+READERS: tuple[ImportReader, ...] = (XlsxReader(), CsvReader())
+
+
+def described(name: str) -> str:
+    """A reader's `description` by its name."""
+    return next((reader.description for reader in READERS if reader.name == name), name)
 
 
 def reader_for(open_file: Opener) -> ImportReader:

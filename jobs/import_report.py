@@ -63,8 +63,8 @@ def _opened(
 ) -> Iterator[ReportRows]:
     """Both objects open for writing: written if the block ends, dropped if it raises."""
     with ExitStack() as stack:
-        result_raw = stack.enter_context(store.open_write(keys[0]))
-        errors_raw = stack.enter_context(store.open_write(keys[1]))
+        result_raw = stack.enter_context(store.open_write(keys[0], content_type=table.media_type))
+        errors_raw = stack.enter_context(store.open_write(keys[1], content_type=table.media_type))
         with ReportRows(header, result_raw, errors_raw, table) as report:
             yield report
 
@@ -88,6 +88,7 @@ class ReportRows:
         secret = {i for i, column in header.columns if column.attr == "password"}
         names = [header.cells[i] for i in kept]
         self._cells_of = _Kept(kept, secret)
+        self._exact = not table.neutralised
         self._stack = ExitStack()
         self._result_out = self._stack.enter_context(table.rows_into(result_raw))
         self._errors_out = self._stack.enter_context(table.rows_into(errors_raw))
@@ -97,7 +98,11 @@ class ReportRows:
 
     def add(self, row: int, cells: list[str], result: RowResult) -> None:
         values = self._cells_of(cells)
-        errors = neutralise(ERROR_SEPARATOR.join(result.errors))
+        errors = ERROR_SEPARATOR.join(result.errors)
+        if self._exact:
+            values = [unneutralise(value) for value in values]
+        else:
+            errors = neutralise(errors)
         self._result_out.writerow([*values, str(row), result.outcome.value, errors])
         if result.outcome is RowOutcome.FAILED:
             self._errors_out.writerow([*values, errors])

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from jobs.csv_in import FileSurvey, Opener
 from jobs.errors import FileRefused, JobCancelled
-from jobs.formats import ImportReader, reader_for
+from jobs.formats import ImportReader, described, reader_for
 from jobs.import_apply import apply_batch, batch_committed
 from jobs.import_checks import Decision, ImportPlan, count_outcomes, decide_batch
 from jobs.import_fast import RememberingDecoder
@@ -52,6 +52,7 @@ from jobs.password_pool import PasswordPool
 from jobs.process_settings import rare_collections
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import JobStatus
+from storage import job_records
 from storage.db import unit_of_work
 from storage.models import ImportRowResult, Job
 from storage.objects import ObjectNotFound
@@ -80,6 +81,7 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
     with ctx.sessions() as session:
         target = plan_import(session, ImportRequest.from_job(job))
     reader = reader_for(opener)
+    _check_stated_format(ctx, job, reader)
     survey = reader.survey(
         opener, entity=target.entity, purchased=target.purchased, limits=ctx.import_limits
     )
@@ -114,6 +116,19 @@ def _run_import(ctx: JobContext, job: Job, *, fast: bool | None) -> Outcome:
         cancelled = True
     done = _Done(reader, survey, warnings, keys)
     return _report(ctx, job, done, cancelled=cancelled, live=live)
+
+
+def _check_stated_format(ctx: JobContext, job: Job, reader: ImportReader) -> None:
+    """Refuse a file that is not the format the request stated; record the one it is."""
+    stated = (job.options or {}).get("format")
+    if stated and stated != reader.name:
+        raise FileRefused(
+            f"The file is {reader.description}, not {described(stated)} as the import said; "
+            f"upload the {stated.upper()} file, or import this one as {reader.name}."
+        )
+    if not stated:
+        with ctx.sessions() as session:
+            job_records.record_format(session, job.id, reader.name)
 
 
 def _opener(ctx: JobContext, key: str) -> Opener:

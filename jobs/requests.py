@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from jobs.csv_in import Header
 from jobs.errors import RequestRefused
-from jobs.formats import CSV, TABLES
+from jobs.formats import CSV, READERS, TABLES
 from jobs.import_checks import ImportPlan
 from jobs.import_spec import SPECS
 from jobs.lifecycle import create_job
@@ -218,6 +218,8 @@ class ImportRequest:
     entity: str
     dry_run: bool = False
     filename: str = "import.csv"
+    format: str | None = None
+    """The format the requester says the file is (a reader's name); None: recognised."""
 
     def options(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,6 +264,13 @@ def plan_import(session: Session, request: ImportRequest) -> ImportTarget:
     entity = _entity(request.entity)
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
         raise RequestRefused("Teachers cannot import educators; ask an administrator.")
+    readers = sorted(reader.name for reader in READERS)
+    if request.format is not None and request.format not in readers:
+        raise RequestRefused(
+            f"There is no import format {request.format!r}; choose {', '.join(readers)}, or "
+            "leave it out to have the file recognised.",
+            field="format",
+        )
     return ImportTarget(scope, entity, districts.purchased_products(session, scope.district_id))
 
 

@@ -8,6 +8,7 @@ folder); the HTTP API passes `links` to hand out its signed download URLs instea
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ def job_object(
         "requested_by": job.requested_by,
         "status": job.status,
         "dry_run": job.dry_run,
+        "format": (job.options or {}).get("format") or ("csv" if job.kind == "export" else None),
         "progress": {"total": job.total, "processed": job.processed},
         "counts": dict(job.counts or {}),
         "warnings": dict(job.warnings or {}),
@@ -48,16 +50,18 @@ def job_object(
 
 
 def output_name(job: Job, which: str) -> str:
-    """The attachment filename of an output: `students-2026-11-28.csv` for an export,
-    `students-import-errors-2026-11-28.csv` for an import's errors file."""
+    """The attachment filename of an output, without its extension (the object's key has
+    it): `students-2026-11-28` for an export, `students-import-errors-2026-11-28` for an
+    import's errors file."""
     day = f"{job.created_at:%Y-%m-%d}"
     if job.kind == "export":
-        return f"{job.entity}-{day}.csv"
-    return f"{job.entity}-import-{which}-{day}.csv"
+        return f"{job.entity}-{day}"
+    return f"{job.entity}-import-{which}-{day}"
 
 
-def _link(link: LinkMaker, key: str | None, filename: str) -> str | None:
-    return link(key, filename) if key else None
+def _link(link: LinkMaker, key: str | None, stem: str) -> str | None:
+    """A link that downloads `key` as `stem` plus the key's extension (`.csv`, `.xlsx`)."""
+    return link(key, stem + posixpath.splitext(key)[1]) if key else None
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

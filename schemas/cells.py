@@ -16,6 +16,25 @@ from __future__ import annotations
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 QUOTE = "'"
+FORMULA = "\x00"
+"""Put by a reader before the text of a cell that holds a formula (an XLSX cell with `<f>`):
+the codecs refuse such a cell as a formula, whatever its column, and the reports show the
+formula's text. A NUL never reaches a cell otherwise: XML cannot hold one, and the codecs
+refuse one in CSV text."""
+
+
+def formula_cell(formula: str) -> str:
+    """The cell a reader passes on for a formula (`formula` without its `=`)."""
+    return f"{FORMULA}={formula}"
+
+
+def is_formula(cell: str) -> bool:
+    return cell.startswith(FORMULA)
+
+
+def formula_text(cell: str) -> str:
+    """What a report shows of a cell: the formula as typed, for a formula; else the cell."""
+    return cell[1:] if cell.startswith(FORMULA) else cell
 
 
 def _starts_like_formula(cell: str) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from schemas.cells import cell_value
+from schemas.cells import FORMULA, cell_value
 from schemas.products import Product
 
 T = TypeVar("T")
@@ -49,6 +49,9 @@ _PROTECTED_START = "\t\r"  # what the export's quote keeps at the start of a val
 _DIRECTION_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
 _INVISIBLE = re.compile(rf"[\x00-\x08\x0a-\x1f\x7f-\x9f{_DIRECTION_CONTROLS}]")
 _DIRECTION_CONTROL = re.compile(rf"[{_DIRECTION_CONTROLS}]")
+
+
+FORMULA_REFUSED = "a formula, not a value; type the value itself."
 
 
 class CellError(ValueError):
@@ -159,6 +162,8 @@ class _Cell(ABC, Generic[T]):
     """
 
     def from_cell(self, cell: str) -> T | None:
+        if cell[:1] == FORMULA:
+            raise CellError(FORMULA_REFUSED)
         return self.from_value(cell_value(cell))
 
     def from_value(self, value: str) -> T | None:
@@ -489,6 +494,8 @@ class ListCodec:
         return LIST_SEPARATOR.join(self.item.to_cell(item) for item in value)
 
     def from_cell(self, cell: str) -> tuple[str, ...] | None:
+        if cell[:1] == FORMULA:
+            raise CellError(FORMULA_REFUSED)
         return self.from_value(cell_value(cell))
 
     def from_value(self, value: str) -> tuple[str, ...] | None:
@@ -536,6 +543,8 @@ class ProductListCodec:
         return LIST_SEPARATOR.join(product.value for product in value)
 
     def from_cell(self, cell: str) -> tuple[Product, ...] | None:
+        if cell[:1] == FORMULA:
+            raise CellError(FORMULA_REFUSED)
         return self.from_value(cell_value(cell))
 
     def from_value(self, value: str) -> tuple[Product, ...] | None:

@@ -27,6 +27,13 @@ def get_for_update(session: Session, job_id: str) -> Job | None:
     return session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
 
 
+def record_format(session: Session, job_id: str, name: str) -> None:
+    """Store the format an import's file was recognised as (the job object shows it)."""
+    job = session.get(Job, job_id)
+    if job is not None:
+        job.options = {**(job.options or {}), "format": name}
+
+
 def record_progress(
     session: Session, job_id: str, *, processed: int | None = None, total: int | None = None
 ) -> bool:

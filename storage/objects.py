@@ -41,6 +41,7 @@ from urllib.request import url2pathname
 from storage.objects_protocol import (
     CSV_CONTENT_TYPE,
     MAX_LINK_TTL_SECONDS,
+    MEDIA_TYPES,
     ObjectNotFound,
     ObjectStore,
     ObjectWriter,
@@ -51,11 +52,13 @@ from storage.objects_protocol import (
     attachment_disposition,
     check_key,
     check_ttl,
+    media_type_for,
 )
 
 __all__ = [
     "CSV_CONTENT_TYPE",
     "MAX_LINK_TTL_SECONDS",
+    "MEDIA_TYPES",
     "FolderStore",
     "ObjectNotFound",
     "ObjectStore",
@@ -67,6 +70,7 @@ __all__ = [
     "attachment_disposition",
     "check_key",
     "check_ttl",
+    "media_type_for",
     "open_store",
 ]
 

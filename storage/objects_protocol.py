@@ -173,6 +173,20 @@ def check_ttl(ttl_seconds: int) -> int:
     return ttl_seconds
 
 
+MEDIA_TYPES = {
+    ".csv": CSV_CONTENT_TYPE,
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+}
+
+
+def media_type_for(filename: str) -> str:
+    """The Content-Type a download of `filename` is served with, by its extension."""
+    extension = filename[filename.rfind(".") :].lower() if "." in filename else ""
+    return MEDIA_TYPES.get(extension, "application/octet-stream")
+
+
 def attachment_disposition(filename: str) -> str:
     """A Content-Disposition that downloads as `filename` (RFC 6266).
 

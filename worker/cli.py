@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypeAlias
 
+from jobs.formats import READERS, TABLES
 from schemas.jobs import JobKind, JobStatus
 from worker import commands
 from worker.settings import SettingsError
@@ -141,9 +142,16 @@ def _requester(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(sub: Subcommands) -> None:
-    export = _command(sub, "export", "export a roster to CSV")
+    export = _command(sub, "export", "export a roster to a file (CSV, XLSX, …)")
     _requester(export)
     export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
+    export.add_argument(
+        "--format",
+        dest="file_format",
+        choices=sorted(TABLES),
+        default="csv",
+        help="the file's format: %(choices)s",
+    )
     columns = export.add_mutually_exclusive_group()
     columns.add_argument("--columns", metavar="LIST", help='optional columns, "A,B,…"')
     columns.add_argument("--all-columns", action="store_true", help="every optional column")
@@ -163,10 +171,17 @@ def _export(sub: Subcommands) -> None:
 
 
 def _import(sub: Subcommands) -> None:
-    imports = _command(sub, "import", "import a CSV file into the roster")
-    imports.add_argument("file", metavar="FILE", help="the CSV file to import")
+    imports = _command(sub, "import", "import a CSV or XLSX file into the roster")
+    imports.add_argument("file", metavar="FILE", help="the CSV or XLSX file to import")
     _requester(imports)
     imports.add_argument("--entity", required=True, choices=ENTITIES, help="what the file holds")
+    imports.add_argument(
+        "--format",
+        dest="file_format",
+        choices=sorted(reader.name for reader in READERS),
+        help="refuse the file unless it is this format: %(choices)s (default: recognised "
+        "from its content)",
+    )
     imports.add_argument("--dry-run", action="store_true", help="validate and report only")
     imports.set_defaults(run=commands.import_file)
 

@@ -104,6 +104,7 @@ def export(args: argparse.Namespace) -> int:
         product=args.product,
         search=args.search,
         ids=_ids(args.ids),
+        format=args.file_format,
     )
     try:
         job_id = submit.export_job(rt, request)
@@ -124,6 +125,7 @@ def import_file(args: argparse.Namespace) -> int:
         entity=args.entity,
         dry_run=args.dry_run,
         filename=path.name,
+        format=args.file_format,
     )
     try:
         job_id = submit.import_job(rt, request, path)

@@ -3,9 +3,8 @@ shows, and an empty file to fill in for an import."""
 
 from __future__ import annotations
 
-import csv
 import io
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -15,6 +14,8 @@ from api.deps import RuntimeDep
 from api.errors import field_errors, responses
 from api.models import ColumnOut, ColumnsOut, clean_text
 from jobs.errors import RequestRefused
+from jobs.export import write_table
+from jobs.formats import CSV, TABLES, XLSX, layout_of
 from schemas.columns import (
     Column,
     Entity,
@@ -47,10 +48,16 @@ def list_columns(entity: Entity, runtime: RuntimeDep, scope: ScopeDep) -> Column
 
 @router.get(
     "/templates/{entity}",
-    summary="An empty import template (the header row) as a CSV file",
+    summary="An empty import template (the header row) as a CSV or XLSX file",
     response_class=Response,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}
+        200: {
+            "content": {
+                CSV.media_type: {"schema": {"type": "string"}},
+                XLSX.media_type: {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The header row; as XLSX also text cells and drop-down lists",
+        }
     },
 )
 def import_template(
@@ -65,6 +72,10 @@ def import_template(
             "the required ones are always there.",
         ),
     ] = None,
+    file_format: Annotated[
+        Literal["csv", "xlsx"],
+        Query(alias="format", description="csv, or xlsx (text cells and drop-down lists)."),
+    ] = "csv",
 ) -> Response:
     purchased = _purchased(runtime, scope, entity)
     names = _names(columns)
@@ -72,10 +83,15 @@ def import_template(
         chosen = select_columns(entity, names, purchased)
     except UnknownColumns as err:
         raise field_errors((("query", "columns"), str(err))) from err
+    table = TABLES[file_format]
+    out = io.BytesIO()
+    layout = layout_of(chosen, sheet=entity.value.capitalize())
+    write_table(out, chosen, (), table=table, layout=layout)
+    filename = f"{entity.value}-template.{table.extension}"
     return Response(
-        _header_row(chosen),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{entity.value}-template.csv"'},
+        out.getvalue(),
+        media_type=table.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -92,13 +108,6 @@ def _names(columns: str | None) -> list[str]:
     except ValueError as err:
         raise field_errors((("query", "columns"), str(err))) from err
     return [name.strip() for name in text.split(",") if name.strip()]
-
-
-def _header_row(columns: tuple[Column, ...]) -> bytes:
-    """UTF-8 with a BOM and CRLF, as the export writes, so spreadsheets open it alike."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(column.header for column in columns)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def _column(column: Column) -> ColumnOut:

@@ -30,7 +30,13 @@ from jobs.lifecycle import transition
 from schemas.jobs import JobKind, JobStatus
 from storage.db import unit_of_work
 from storage.models import Job
-from storage.objects import ObjectNotFound, ObjectStore, attachment_disposition
+from storage.objects import (
+    MEDIA_TYPES,
+    ObjectNotFound,
+    ObjectStore,
+    attachment_disposition,
+    media_type_for,
+)
 from worker.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["signed links"], responses=responses(503))
@@ -111,7 +117,13 @@ def _await_upload_again(runtime: Runtime, job_id: str) -> None:
     summary="Download an output file (folder storage's signed download link)",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        200: {
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in sorted(set(MEDIA_TYPES.values()))
+            },
+            "description": "The file, typed by its extension",
+        },
         **responses(403, 404),
     },
 )
@@ -134,7 +146,7 @@ def download_file(
         raise refused(404, "No such file.")
     return StreamingResponse(
         _chunks(store, key),
-        media_type="text/csv; charset=utf-8",
+        media_type=media_type_for(filename),
         headers={
             "Content-Disposition": attachment_disposition(filename),
             "Content-Length": str(size),

@@ -44,6 +44,7 @@ def create_export(
         product=body.filters.product,
         search=body.filters.search,
         ids=tuple(body.ids),
+        format=body.format,
     )
     with unit_of_work(runtime.jobs.sessions) as session:
         job = submit_export(session, export)
@@ -70,6 +71,7 @@ def create_import(
         entity=body.entity.value,
         dry_run=body.dry_run,
         filename=body.filename,
+        format=body.format,
     )
     with unit_of_work(runtime.jobs.sessions) as session:
         job = submit_import(session, wanted)

@@ -60,6 +60,7 @@ class TsvTable:
     extension: str = "tsv"
     media_type: str = "text/tab-separated-values"
     neutralised: bool = True
+    most_rows: int | None = None
 
     @contextmanager
     def rows_into(self, raw: BinaryIO, layout: TableLayout = PLAIN) -> Iterator[TableRows]:
@@ -73,6 +74,7 @@ class TsvReader:
     """Tab-separated UTF-8 text, recognised by a tab in its first line."""
 
     name = "tsv"
+    description = "a TSV file"
 
     def __init__(self) -> None:
         self.reports: TableFormat = TSV

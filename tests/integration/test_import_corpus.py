@@ -300,7 +300,8 @@ CORPUS: dict[str, Imported | Refused] = {
         export={"jgarcia": {"Grade": "4"}, "zdangelo": {"Grade": "1"}},
     ),
     "students_excel_workbook.csv": refused(
-        "The file is a ZIP archive or an Excel workbook (.xlsx), not a CSV file.", SAVE_AS_UTF8
+        "The file starts like a workbook but is damaged, so it cannot be read.",
+        "save it as Excel Workbook (.xlsx)",
     ),
     "students_formula_cells_neutralised.csv": Imported(
         {2: UNCHANGED, 3: CREATED},

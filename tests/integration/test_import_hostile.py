@@ -74,7 +74,7 @@ def failed(*words: str) -> tuple[str, tuple[str, ...]]:
 UTF16 = refused("The file is saved as UTF-16 text, which import cannot read.", SAVE_AS_UTF8)
 UTF32 = refused("The file is saved as UTF-32 text, which import cannot read.", SAVE_AS_UTF8)
 WEB_PAGE = refused("The file looks like a web page", "Download the export again")
-WORKBOOK = refused("The file is a ZIP archive or an Excel workbook (.xlsx), not a CSV file.")
+SAVE_AS_XLSX = "save it as Excel Workbook (.xlsx), and upload it again."
 NEVER_CLOSED = 'has a quote mark (") that is never closed'
 TOO_MANY_CELLS = "has more than 200 cells, the most a row may have."
 CELL_TOO_LONG = "has a cell longer than 10,000 characters, the most a cell may hold."
@@ -197,9 +197,11 @@ HOSTILE: dict[str, Refused | Imported] = {
         limits=ImportLimits(max_bytes=MB),
     ),
     "gzip_named_csv": refused("The file is a compressed (gzip) file, not a CSV file."),
-    "zip_named_csv": WORKBOOK,
-    "xlsx_named_csv": WORKBOOK,
-    "xls_named_csv": refused("The file is an Excel 97-2003 workbook (.xls), not a CSV file."),
+    "zip_named_csv": refused("The file is a ZIP archive, not a workbook.", "Upload the .xlsx"),
+    "xlsx_named_csv": refused("The workbook is damaged: xl/_rels/workbook.xml.rels is missing."),
+    "xls_named_csv": refused(
+        "The file is an Excel 97-2003 workbook (.xls), which import cannot read.", SAVE_AS_XLSX
+    ),
     "html_error_page": WEB_PAGE,
     "html_error_page_with_bom": WEB_PAGE,
     "html_error_page_after_blank_lines": WEB_PAGE,
