@@ -59,6 +59,10 @@ APPLICATION = f"rosterjobs-bench-{os.getpid()}"
 TARGETS = (
     ("export_1m_ratio_vs_copy", "<=", 1.5),
     ("export_1m_peak_rss_mb", "<", 150),
+    ("export_xlsx_1m_ratio_vs_csv", "<=", 3),
+    ("export_xlsx_1m_peak_rss_mb", "<", 150),
+    ("import_xlsx_100k_ratio_vs_csv", "<=", 1.5),
+    ("import_xlsx_100k_peak_rss_mb", "<", 250),
     ("export_rss_growth_100k_to_1m_mb", "<", 20),
     ("import_100k_rows_per_s", ">=", 30_000),
     ("import_100k_ratio_vs_copy_update", "<=", 3),
@@ -147,6 +151,31 @@ def updates(url: str, _redis_url: str) -> dict[str, Any]:
     return imports_of_updates(url, "import_100k")
 
 
+def xlsx(url: str, _redis_url: str) -> dict[str, Any]:
+    """The XLSX export of both districts and the CSV export of the big one, then a CSV and
+    an XLSX import of the same kind of change (every grade on by one, a tenth refused),
+    each prepared from the roster as the one before left it."""
+    results: dict[str, Any] = {}
+    results |= prefixed("export_csv_1m", run_child(url, "export", DISTRICTS["1m"][0]))
+    for size, (name, _) in DISTRICTS.items():
+        results |= prefixed(f"export_xlsx_{size}", run_child(url, "export", name, "xlsx"))
+    results["export_xlsx_1m_ratio_vs_csv"] = round(
+        results["export_xlsx_1m_s"] / results["export_csv_1m_s"], 2
+    )
+    results["export_xlsx_rss_growth_100k_to_1m_mb"] = round(
+        results["export_xlsx_1m_peak_rss_mb"] - results["export_xlsx_100k_peak_rss_mb"], 1
+    )
+    name = DISTRICTS["100k"][0]
+    for kind in ("csv", "xlsx"):
+        source = str(WORK / f"import_{kind}_100k.{kind}")
+        run_child(url, "prepare_updates", name, source)
+        results |= prefixed(f"import_{kind}_100k", run_child(url, "import", name, source, "plain"))
+    results["import_xlsx_100k_ratio_vs_csv"] = round(
+        results["import_xlsx_100k_s"] / results["import_csv_100k_s"], 2
+    )
+    return results
+
+
 GROUPS = {
     "exports": exports,
     "s3": export_to_s3,
@@ -155,6 +184,7 @@ GROUPS = {
     "creates": creates,
     "passwords": passwords,
     "sqlite": sqlite,
+    "xlsx": xlsx,
 }
 
 
@@ -229,6 +259,11 @@ ROWS = (
     ("import, 2,000 new students with passwords", "import_2k_passwords", None),
     ("SQLite: export, 100,000 students", "sqlite_export_100k", None),
     ("SQLite: import, 100,000 updates, 10 % refused", "sqlite_import_100k", None),
+    ("XLSX: export, 100,000 students", "export_xlsx_100k", None),
+    ("XLSX: export, 1,000,000 students (CSV in the same run below)", "export_xlsx_1m", None),
+    ("CSV: export, 1,000,000 students (the XLSX export's baseline)", "export_csv_1m", None),
+    ("XLSX: import, 100,000 updates, 10 % refused", "import_xlsx_100k", None),
+    ("CSV: import, 100,000 updates (the XLSX import's baseline)", "import_csv_100k", None),
 )
 
 
@@ -384,7 +419,7 @@ def admin_of(ctx: Any, name: str) -> tuple[str, str]:
         return str(district.id), str(session.scalar(statement))
 
 
-def export_file(ctx: Any, name: str) -> tuple[str, int]:
+def export_file(ctx: Any, name: str, file_format: str = "csv") -> tuple[str, int]:
     from jobs.export import run_export
     from jobs.lifecycle import run_job
     from jobs.requests import ExportRequest, submit_export
@@ -392,7 +427,9 @@ def export_file(ctx: Any, name: str) -> tuple[str, int]:
     from storage.models import Job
 
     district, admin = admin_of(ctx, name)
-    request = ExportRequest(district=district, username=admin, entity="students", columns=None)
+    request = ExportRequest(
+        district=district, username=admin, entity="students", columns=None, format=file_format
+    )
     with unit_of_work(ctx.sessions) as session:
         job_id = submit_export(session, request).id
     run_job(ctx, job_id, run_export)
@@ -402,20 +439,21 @@ def export_file(ctx: Any, name: str) -> tuple[str, int]:
         return str(job.result_key), int(job.counts["rows"])
 
 
-def timed_export(ctx: Any, name: str) -> tuple[dict[str, Any], str]:
+def timed_export(ctx: Any, name: str, file_format: str = "csv") -> tuple[dict[str, Any], str]:
     with cpu_meter(ctx) as cpu:
         started = time.perf_counter()
-        key, rows = export_file(ctx, name)
+        key, rows = export_file(ctx, name, file_format)
         seconds = time.perf_counter() - started
     result = {"s": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds)}
     return result | cpu, key
 
 
-def child_export(url: str, name: str) -> dict[str, Any]:
+def child_export(url: str, name: str, file_format: str = "csv") -> dict[str, Any]:
     ctx = context(url)
-    result, key = timed_export(ctx, name)
+    result, key = timed_export(ctx, name, file_format)
+    result["file_mb"] = round((OBJECTS / key).stat().st_size / 1024**2, 1)
     (OBJECTS / key).unlink()
-    if is_postgres(url):
+    if is_postgres(url) and file_format == "csv":
         with cpu_meter(ctx) as cpu:
             baseline = copy_export_baseline(ctx, name)
         result |= {"copy_baseline_s": baseline, "ratio_vs_copy": round(result["s"] / baseline, 2)}
@@ -509,12 +547,27 @@ def child_export_s3(url: str, name: str) -> dict[str, Any]:
 
 def child_prepare_updates(url: str, name: str, target: str) -> dict[str, Any]:
     """The district's own export with every grade moved on by one, and every tenth row
-    refused (grade 13); beside it, the valid rows alone, for the baseline."""
+    refused (grade 13); beside it, the valid rows alone, for the baseline. A target named
+    `.xlsx` is that file as a workbook (written as the XLSX export writes)."""
     ctx = context(url)
     key, _ = export_file(ctx, name)
-    edit_export(OBJECTS / key, Path(target))
+    out = Path(target)
+    edit_export(OBJECTS / key, out.with_suffix(".csv"))
     (OBJECTS / key).unlink()
+    if out.suffix == ".xlsx":
+        as_workbook(out.with_suffix(".csv"), out)
     return {}
+
+
+def as_workbook(source: Path, out: Path) -> None:
+    from jobs.tables import TableLayout
+    from jobs.xlsx_out import XLSX
+    from schemas.cells import unneutralise
+
+    with source.open(encoding="utf-8-sig", newline="") as rows, out.open("wb") as raw:
+        with XLSX.rows_into(raw, TableLayout(sheet="Students")) as sheet:
+            for row in csv.reader(rows):
+                sheet.writerow([unneutralise(cell) for cell in row])
 
 
 def edit_export(exported: Path, out: Path) -> None:
