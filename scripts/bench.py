@@ -564,10 +564,13 @@ def as_workbook(source: Path, out: Path) -> None:
     from jobs.xlsx_out import XLSX
     from schemas.cells import unneutralise
 
-    with source.open(encoding="utf-8-sig", newline="") as rows, out.open("wb") as raw:
-        with XLSX.rows_into(raw, TableLayout(sheet="Students")) as sheet:
-            for row in csv.reader(rows):
-                sheet.writerow([unneutralise(cell) for cell in row])
+    with (
+        source.open(encoding="utf-8-sig", newline="") as rows,
+        out.open("wb") as raw,
+        XLSX.rows_into(raw, TableLayout(sheet="Students")) as sheet,
+    ):
+        for row in csv.reader(rows):
+            sheet.writerow([unneutralise(cell) for cell in row])
 
 
 def edit_export(exported: Path, out: Path) -> None:
