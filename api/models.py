@@ -31,6 +31,7 @@ def clean_text(value: str) -> str:
 
 Grade = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(clean_text)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
+FormatName = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(clean_text)]
 FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(clean_text)]
 
 
@@ -71,6 +72,11 @@ class ExportBody(Body):
         default_factory=list,
         max_length=MAX_IDS,
         description="Only these Database IDs (the rows ticked in the portal); empty means all.",
+    )
+    format: FormatName = Field(
+        default="csv",
+        description="`csv` (the default), or `pdf`: a printable roster without the Password "
+        "column, refused (422) over `ROSTERJOBS_PDF_MAX_ROWS` rows (10,000 by default).",
     )
 
 

@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
+from jobs.pdf_table import PDF
 from schemas.codecs import ChoiceCodec, Codec, GradeCodec, YesNoCodec
 from schemas.columns import Column, Entity
 from schemas.products import Product
@@ -118,7 +119,7 @@ class CsvTable:
 
 
 CSV = CsvTable()
-TABLES: dict[str, TableFormat] = {CSV.name: CSV}
+TABLES: dict[str, TableFormat] = {CSV.name: CSV, PDF.name: PDF}
 
 
 class ImportReader(Protocol):

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypeAlias
 
+from jobs.formats import TABLES
 from schemas.jobs import JobKind, JobStatus
 from worker import commands
 from worker.settings import SettingsError
@@ -141,7 +142,7 @@ def _requester(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(sub: Subcommands) -> None:
-    export = _command(sub, "export", "export a roster to CSV")
+    export = _command(sub, "export", "export a roster to CSV (or a printable PDF)")
     _requester(export)
     export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
     columns = export.add_mutually_exclusive_group()
@@ -159,6 +160,13 @@ def _export(sub: Subcommands) -> None:
     )
     export.add_argument("--search", metavar="TEXT", help="name, username or ID contains")
     export.add_argument("--ids", metavar="LIST", help="Database IDs, comma-separated")
+    export.add_argument(
+        "--format",
+        default="csv",
+        choices=sorted(TABLES),
+        help="csv, or pdf: a printable roster (no Password column; at most "
+        "ROSTERJOBS_PDF_MAX_ROWS rows)",
+    )
     export.set_defaults(run=commands.export)
 
 

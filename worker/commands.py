@@ -104,6 +104,7 @@ def export(args: argparse.Namespace) -> int:
         product=args.product,
         search=args.search,
         ids=_ids(args.ids),
+        format=args.format,
     )
     try:
         job_id = submit.export_job(rt, request)

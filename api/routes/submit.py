@@ -44,9 +44,11 @@ def create_export(
         product=body.filters.product,
         search=body.filters.search,
         ids=tuple(body.ids),
+        format=body.format,
     )
+    pdf_max_rows = runtime.settings.pdf_max_rows
     with unit_of_work(runtime.jobs.sessions) as session:
-        job = submit_export(session, export)
+        job = submit_export(session, export, pdf_max_rows=pdf_max_rows)
     send_export(runtime, job.id)
     return job_view(runtime, signer, request, job)
 
