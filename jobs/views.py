@@ -48,11 +48,13 @@ def job_object(
 
 
 def output_name(job: Job, which: str) -> str:
-    """The attachment filename of an output: `students-2026-11-28.csv` for an export,
-    `students-import-errors-2026-11-28.csv` for an import's errors file."""
+    """The attachment filename of an output: `students-2026-11-28.csv` for an export (`.pdf`
+    and so on: its object's extension), `students-import-errors-2026-11-28.csv` for an
+    import's errors file."""
     day = f"{job.created_at:%Y-%m-%d}"
     if job.kind == "export":
-        return f"{job.entity}-{day}.csv"
+        extension = (job.result_key or ".csv").rpartition(".")[2]
+        return f"{job.entity}-{day}.{extension}"
     return f"{job.entity}-import-{which}-{day}.csv"
 
 

@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs import formats
 from jobs.errors import RequestRefused
 from jobs.export import run_export
 from jobs.lifecycle import JobContext, run_job
+from jobs.pdf_table import PdfTable
 from jobs.requests import ExportRequest, submit_export
 from storage.db import unit_of_work
 from storage.models import Job
@@ -213,3 +215,43 @@ def test_the_worker_refuses_a_pdf_the_roster_outgrew_after_submission_and_stores
     assert job.result_key is None
     objects = tmp_path / "objects"
     assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+
+
+def test_a_server_without_the_fonts_fails_the_pdf_in_one_sentence_and_stores_nothing(
+    ctx: JobContext, room12: PrintedClass, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a server whose font folders are empty
+    bare = tmp_path / "no-fonts"
+    bare.mkdir()
+    monkeypatch.setitem(formats.TABLES, "pdf", PdfTable(font_dirs=(bare,)))
+
+    # when
+    job = export_pdf(ctx, room12.roster, class_group=room12.name)
+
+    # then
+    assert job.status == "failed"
+    assert job.error == (
+        "This server lacks the fonts a PDF roster embeds; ask its operators to install the "
+        "Debian packages fonts-dejavu-core and fonts-droid-fallback."
+    )
+    assert job.result_key is None
+    objects = tmp_path / "objects"
+    assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+
+
+def test_cells_print_exactly_even_the_page_count_placeholder_and_line_breaks(
+    ctx: JobContext, room12: PrintedClass, tmp_path: Path
+) -> None:
+    # given
+    with unit_of_work(ctx.sessions) as session:
+        factories.student(
+            session, room12.roster.north, first_name="{nb}", last_name="Line\nBreak", username="nb1"
+        )
+
+    # when
+    job = export_pdf(ctx, room12.roster, search="nb1")
+
+    # then
+    [page] = pdf_pages(pdf_of(ctx, job), tmp_path)
+    assert "{nb}" in page and "Line Break" in page
+    assert "search “nb1”" in page
