@@ -65,9 +65,21 @@ def fit(natural: Sequence[float], least: Sequence[float], room: float) -> list[f
 
 def wrap(text: str, room: float, measure: Measure, *, max_lines: int = MAX_LINES) -> list[str]:
     """`text` in lines no wider than `room`, broken at spaces (and inside a word too long
-    for a line), at most `max_lines` of them, the last ending in `…` when text is left."""
+    for a line), at most `max_lines` of them, the last ending in `…` when text is left.
+    Lines past the last are never measured: a 10,000-character cell costs a few lines."""
     if measure.width(text) <= room:
         return [text]
+    lines = _lines(text, room, measure, enough=max_lines + 1)
+    if len(lines) <= max_lines:
+        return lines
+    last = lines[max_lines - 1]
+    while last and measure.width(last + "…") > room:
+        last = last[:-1]
+    return [*lines[: max_lines - 1], last + "…"]
+
+
+def _lines(text: str, room: float, measure: Measure, *, enough: int) -> list[str]:
+    """The first `enough` lines of `text` broken to `room` (all of them when fewer)."""
     lines: list[str] = []
     line = ""
     for word in text.split(" "):
@@ -78,17 +90,13 @@ def wrap(text: str, room: float, measure: Measure, *, max_lines: int = MAX_LINES
         if line:
             lines.append(line)
         line = word
-        while len(line) > 1 and measure.width(line) > room:
+        while len(lines) < enough and len(line) > 1 and measure.width(line) > room:
             head = longest_fitting(line, room, measure)
             lines.append(head)
             line = line[len(head) :]
-    lines.append(line)
-    if len(lines) <= max_lines:
-        return lines
-    last = lines[max_lines - 1]
-    while last and measure.width(last + "…") > room:
-        last = last[:-1]
-    return [*lines[: max_lines - 1], last + "…"]
+        if len(lines) >= enough:
+            return lines
+    return [*lines, line]
 
 
 def longest_fitting(text: str, room: float, measure: Measure) -> str:

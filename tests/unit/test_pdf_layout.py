@@ -33,6 +33,7 @@ def test_a_long_cell_breaks_between_words_and_inside_a_word_too_long_for_a_line(
 def test_a_cell_past_the_most_lines_ends_in_an_ellipsis() -> None:
     assert wrap("ab cd ef gh", 3, MM, max_lines=3) == ["ab", "cd", "ef…"]
     assert len(wrap("word " * 100, 10, MM)) == 6
+    assert wrap("x" * 10_000, 3, MM) == ["xxx"] * 5 + ["xx…"]
 
 
 def test_columns_keep_their_natural_widths_when_they_fit() -> None:
