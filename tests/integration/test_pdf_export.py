@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -19,9 +21,11 @@ from jobs.export import run_export
 from jobs.lifecycle import JobContext, run_job
 from jobs.pdf_table import PdfTable
 from jobs.requests import ExportRequest, submit_export
+from jobs.views import job_object
 from storage.db import unit_of_work
 from storage.models import Job
 from storage.objects import FolderStore
+from storage.s3 import S3Store
 from tests import factories
 from tests.factories import SmallDistrict
 from tests.pdf_text import pdf_page_count, pdf_pages, words_of
@@ -255,3 +259,29 @@ def test_cells_print_exactly_even_the_page_count_placeholder_and_line_breaks(
     [page] = pdf_pages(pdf_of(ctx, job), tmp_path)
     assert "{nb}" in page and "Line Break" in page
     assert "search “nb1”" in page
+
+
+def test_a_pdf_exported_to_s3_downloads_through_its_presigned_link_as_a_pdf(
+    room12: PrintedClass,
+    sessions: sessionmaker[Session],
+    s3_store: S3Store,
+    s3_client: Any,
+    tmp_path: Path,
+) -> None:
+    # given
+    ctx = JobContext(sessions=sessions, store=s3_store, batch_rows=50, link_ttl=600)
+
+    # when
+    job = export_pdf(ctx, room12.roster, class_group=room12.name)
+    link = job_object(job, s3_store, link_ttl=600)["result_url"]
+    with urllib.request.urlopen(link, timeout=30) as response:
+        body = response.read()
+        disposition = response.headers["Content-Disposition"]
+
+    # then
+    assert job.status == "completed", job.error
+    assert f'filename="students-{job.created_at:%Y-%m-%d}.pdf"' in disposition
+    text = "\n".join(pdf_pages(body, tmp_path))
+    assert all(word in text for word in words_of("王 小明 محمد الحسيني Zoë Ødegård"))
+    stored = s3_client.head_object(Bucket=s3_store.bucket, Key=s3_store._key(job.result_key or ""))
+    assert stored["ContentType"] == "application/pdf"
