@@ -75,8 +75,10 @@ class ExportBody(Body):
     )
     format: FormatName = Field(
         default="csv",
-        description="The file's format: csv (the default) or xlsx (every cell a text cell, "
-        "drop-down lists for columns with fixed values).",
+        description="The file's format: `csv` (the default); `xlsx` (every cell a text cell, "
+        "drop-down lists for columns with fixed values); or `pdf`, a printable roster "
+        "without the Password column, refused (422) over `ROSTERJOBS_PDF_MAX_ROWS` rows "
+        "(10,000 by default).",
     )
 
 

@@ -17,6 +17,7 @@ Running it twice rewrites the same key, so a redelivered export is harmless.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -27,9 +28,10 @@ import structlog
 from sqlalchemy.orm import Session
 
 from jobs.errors import RequestRefused
+from jobs.export_title import export_title
 from jobs.formats import CSV, PLAIN, TABLES, TableFormat, TableLayout, layout_of
 from jobs.lifecycle import JobContext, Outcome, report_progress
-from jobs.requests import ExportPlan, ExportRequest, plan_export
+from jobs.requests import ExportPlan, ExportRequest, check_row_cap, plan_export
 from schemas.cells import neutralise
 from schemas.columns import Column, Entity
 from schemas.jobs import JobStatus
@@ -73,6 +75,7 @@ def run_export(ctx: JobContext, job: Job) -> Outcome:
     with ctx.sessions() as session:
         plan = plan_export(session, ExportRequest.from_job(job))
         total = QUERIES[plan.entity].count(session, plan.scope, plan.roster_filter)
+        check_row_cap(total, table.name, pdf_max_rows=ctx.pdf_max_rows)
         report_progress(ctx, job.id, processed=0, total=total)
         watch = _ProgressWatch(ctx, job.id)
         layout = export_layout(session, plan)
@@ -111,8 +114,16 @@ def table_of(job: Job) -> TableFormat:
 
 
 def export_layout(session: Session, plan: ExportPlan) -> TableLayout:
-    """The export's worksheet (named after the entity), drop-down lists and title."""
-    return layout_of(plan.columns, sheet=plan.entity.value.capitalize())
+    """The export's worksheet (named after the entity), drop-down lists and title (the
+    district, the entity, the filter in words, today's date)."""
+    title = export_title(
+        session,
+        district_id=plan.scope.district_id,
+        entity=plan.entity,
+        roster_filter=plan.roster_filter,
+        day=dt.datetime.now(dt.UTC).date(),
+    )
+    return layout_of(plan.columns, sheet=plan.entity.value.capitalize(), title=title)
 
 
 def write_export(

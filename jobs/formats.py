@@ -8,7 +8,8 @@
   `READERS`, ahead of the ones it must be asked before.
 - `TableFormat` (`jobs.tables`): a table written row by row into a binary stream, never
   held whole: the export's file and the import's result and errors files. `TABLES` maps a
-  format's name to it; `csv` is the default, `xlsx` (`jobs.xlsx_out`) the spreadsheet one.
+  format's name to it; `csv` is the default, `xlsx` (`jobs.xlsx_out`) the spreadsheet one,
+  `pdf` (`jobs.pdf_table`) the printable roster.
   A new one is a module with its `rows_into` plus one entry in `TABLES`.
 """
 
@@ -19,6 +20,7 @@ from typing import Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
+from jobs.pdf_table import PDF
 from jobs.tables import CSV, PLAIN, TableFormat, TableLayout, TableRows, layout_of
 from jobs.xlsx_in import XlsxReader
 from jobs.xlsx_out import XLSX
@@ -105,7 +107,7 @@ class CsvReader:
         return {"encoding": encoding} if encoding else {}
 
 
-TABLES: dict[str, TableFormat] = {CSV.name: CSV, XLSX.name: XLSX}
+TABLES: dict[str, TableFormat] = {CSV.name: CSV, XLSX.name: XLSX, PDF.name: PDF}
 READERS: tuple[ImportReader, ...] = (XlsxReader(), CsvReader())
 
 

@@ -42,6 +42,7 @@ from jobs.csv_in import ImportLimits
 from jobs.errors import JobCancelled, PermanentJobError, TransientJobError, WorkerStopping
 from jobs.faults import as_transient, is_transient
 from jobs.messages import JobSender, no_broker
+from jobs.pdf_table import PDF_MAX_ROWS
 from schemas.jobs import JobKind, JobStatus
 from schemas.scope import Scope
 from storage import job_events, job_records
@@ -79,6 +80,8 @@ class JobContext:
     once this many seconds have passed since it last did; 0: after every batch. Workers take
     `ROSTERJOBS_EXPORT_PROGRESS_SECONDS` (1 s by default)."""
     import_limits: ImportLimits = field(default_factory=ImportLimits)
+    pdf_max_rows: int = PDF_MAX_ROWS
+    """The most rows a PDF export prints (`ROSTERJOBS_PDF_MAX_ROWS`); more fails the job."""
     stale_after_s: int = 60
     """A running job whose heartbeat is younger than this belongs to a live worker."""
     district_max_running: int | None = None

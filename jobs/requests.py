@@ -22,12 +22,13 @@ from jobs.formats import CSV, READERS, TABLES
 from jobs.import_checks import ImportPlan
 from jobs.import_spec import SPECS
 from jobs.lifecycle import create_job
+from jobs.pdf_table import PDF, PDF_MAX_ROWS
 from schemas.codecs import CellError, GradeCodec
 from schemas.columns import Column, Entity, UnknownColumns, select_columns
 from schemas.jobs import JobKind, JobStatus
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
-from storage import classes, districts, educators, references
+from storage import classes, districts, educators, references, students
 from storage.models import Job
 
 
@@ -74,9 +75,22 @@ class ExportPlan:
     roster_filter: RosterFilter
 
 
-def submit_export(session: Session, request: ExportRequest) -> Job:
-    """Check the request and record a queued job (the caller commits, then enqueues)."""
+ROW_COUNTS = {
+    Entity.STUDENTS: students.count_rows,
+    Entity.EDUCATORS: educators.count_rows,
+    Entity.CLASSES: classes.count_rows,
+}
+
+
+def submit_export(
+    session: Session, request: ExportRequest, *, pdf_max_rows: int = PDF_MAX_ROWS
+) -> Job:
+    """Check the request and record a queued job (the caller commits, then enqueues). A
+    PDF's rows are counted here, so one over `pdf_max_rows` is refused before any job."""
     plan = plan_export(session, request)
+    if request.format == PDF.name:
+        rows = ROW_COUNTS[plan.entity](session, plan.scope, plan.roster_filter)
+        check_row_cap(rows, request.format, pdf_max_rows=pdf_max_rows)
     return create_job(
         session,
         kind=JobKind.EXPORT,
@@ -84,6 +98,17 @@ def submit_export(session: Session, request: ExportRequest) -> Job:
         scope=plan.scope,
         options=request.options(),
     )
+
+
+def check_row_cap(rows: int, format_name: str, *, pdf_max_rows: int) -> None:
+    """Refuse a PDF of more than `pdf_max_rows` rows (`ROSTERJOBS_PDF_MAX_ROWS`): it is laid
+    out whole in memory, and nobody prints more. Checked at submission and by the worker."""
+    if format_name == PDF.name and rows > pdf_max_rows:
+        raise RequestRefused(
+            f"A PDF roster holds at most {pdf_max_rows:,} rows and this export has {rows:,}; "
+            "narrow it with a filter (grade, school, class/group, search) or export a CSV.",
+            field="format",
+        )
 
 
 def plan_export(session: Session, request: ExportRequest) -> ExportPlan:

@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -100,7 +101,7 @@ def measure_all(url: str, redis_url: str, only: set[str]) -> dict[str, Any]:
     unknown = only - set(GROUPS)
     if unknown:
         raise SystemExit(f"unknown measurements: {', '.join(sorted(unknown))}")
-    results = seed_all(url)
+    results = seed_all(url) if only - SELF_SEEDED else {}
     for group, measure in GROUPS.items():
         if group in only:
             results |= measure(url, redis_url)
@@ -176,6 +177,16 @@ def xlsx(url: str, _redis_url: str) -> dict[str, Any]:
     return results
 
 
+PDF_DISTRICT = ("Bench PDF 10k", 10_000)
+
+
+def pdf(url: str, _redis_url: str) -> dict[str, Any]:
+    """The printable roster at its default cap: 10,000 students, the required columns."""
+    name, students = PDF_DISTRICT
+    run_child(url, "seed", name, str(students))
+    return prefixed("export_pdf_10k", run_child(url, "export_pdf", name))
+
+
 GROUPS = {
     "exports": exports,
     "s3": export_to_s3,
@@ -185,7 +196,10 @@ GROUPS = {
     "passwords": passwords,
     "sqlite": sqlite,
     "xlsx": xlsx,
+    "pdf": pdf,
 }
+SELF_SEEDED = {"pdf"}
+"""Groups that seed the district they need themselves (not the 100k and 1M ones)."""
 
 
 def seed_all(url: str) -> dict[str, Any]:
@@ -264,6 +278,7 @@ ROWS = (
     ("CSV: export, 1,000,000 students (the XLSX export's baseline)", "export_csv_1m", None),
     ("XLSX: import, 100,000 updates, 10 % refused", "import_xlsx_100k", None),
     ("CSV: import, 100,000 updates (the XLSX import's baseline)", "import_csv_100k", None),
+    ("PDF roster, 10,000 students, required columns", "export_pdf_10k", None),
 )
 
 
@@ -339,6 +354,7 @@ def child(argv: list[str]) -> int:
         "creates": child_creates,
         "passwords": child_passwords,
         "queue": child_queue,
+        "export_pdf": child_export_pdf,
     }
     extra = tasks[task](url, *rest)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -856,6 +872,40 @@ def forget_namespace(redis_url: str, namespace: str) -> None:
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"{namespace}:*"):
         client.delete(key)
+
+
+def child_export_pdf(url: str, name: str) -> dict[str, Any]:
+    """One PDF export job, run here: its time, rows, pages and file size (peak RSS is the
+    child's, as for every measurement)."""
+    from jobs.export import run_export
+    from jobs.lifecycle import run_job
+    from jobs.requests import ExportRequest, submit_export
+    from storage.db import unit_of_work
+    from storage.models import Job
+
+    ctx = context(url)
+    district, admin = admin_of(ctx, name)
+    request = ExportRequest(district=district, username=admin, entity="students", format="pdf")
+    started = time.perf_counter()
+    with unit_of_work(ctx.sessions) as session:
+        job_id = submit_export(session, request).id
+    run_job(ctx, job_id, run_export)
+    seconds = time.perf_counter() - started
+    with ctx.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status == "completed", job and job.error
+        path, rows = OBJECTS / str(job.result_key), int(job.counts["rows"])
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    pages = re.search(r"^Pages:\s+(\d+)$", info.stdout, re.MULTILINE)
+    size_mb = path.stat().st_size / 1e6
+    path.unlink()
+    return {
+        "s": round(seconds, 2),
+        "rows": rows,
+        "rows_per_s": round(rows / seconds),
+        "pages": int(pages.group(1)) if pages else None,
+        "file_mb": round(size_mb, 1),
+    }
 
 
 if __name__ == "__main__":

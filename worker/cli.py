@@ -142,7 +142,7 @@ def _requester(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(sub: Subcommands) -> None:
-    export = _command(sub, "export", "export a roster to a file (CSV, XLSX, …)")
+    export = _command(sub, "export", "export a roster to a file (CSV, XLSX or a printable PDF)")
     _requester(export)
     export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
     export.add_argument(
@@ -150,7 +150,8 @@ def _export(sub: Subcommands) -> None:
         dest="file_format",
         choices=sorted(TABLES),
         default="csv",
-        help="the file's format: %(choices)s",
+        help="the file's format: %(choices)s (pdf: a printable roster, no Password column, "
+        "at most ROSTERJOBS_PDF_MAX_ROWS rows)",
     )
     columns = export.add_mutually_exclusive_group()
     columns.add_argument("--columns", metavar="LIST", help='optional columns, "A,B,…"')

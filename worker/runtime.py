@@ -238,6 +238,7 @@ def job_context(
             max_columns=settings.import_max_columns,
             max_cell_chars=settings.import_max_cell_chars,
         ),
+        pdf_max_rows=settings.pdf_max_rows,
         stale_after_s=settings.stale_after_seconds,
         stop=stop or WorkerStop(),
         district_max_running=settings.district_max_running,

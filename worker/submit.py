@@ -21,7 +21,7 @@ IMPORT_ACTOR = IMPORT.actor_name
 def export_job(rt: Runtime, request: ExportRequest) -> str:
     """Record a queued export (RequestRefused leaves no job) and answer its id."""
     with unit_of_work(rt.jobs.sessions) as session:
-        return submit_export(session, request).id
+        return submit_export(session, request, pdf_max_rows=rt.settings.pdf_max_rows).id
 
 
 def import_job(rt: Runtime, request: ImportRequest, path: Path) -> str:

@@ -46,8 +46,9 @@ def create_export(
         ids=tuple(body.ids),
         format=body.format,
     )
+    pdf_max_rows = runtime.settings.pdf_max_rows
     with unit_of_work(runtime.jobs.sessions) as session:
-        job = submit_export(session, export)
+        job = submit_export(session, export, pdf_max_rows=pdf_max_rows)
     send_export(runtime, job.id)
     return job_view(runtime, signer, request, job)
 

@@ -19,6 +19,7 @@ import pytest
 from dramatiq.cli import make_argument_parser
 
 from jobs.import_spec import SPECS
+from jobs.pdf_table import FONT_DIRS, FONT_PACKAGES
 from schemas.codecs import DateCodec, MinutesCodec, YesNoCodec
 from schemas.columns import Column, Entity, columns_for
 from schemas.products import Product
@@ -685,3 +686,18 @@ def test_only_one_shot_services_run_options_that_exit() -> None:
 
     # then a service that is restarted or kept running never exits by design
     assert not [found for found in exiting if found[1]], exiting
+
+
+def test_the_runtime_stage_has_the_fonts_a_pdf_roster_embeds_where_it_looks_for_them() -> None:
+    # given the Dockerfile's stages and where the PDF roster looks for its fonts
+    stages = {stage.name: stage for stage in files.dockerfile_stages()}
+    copied = [c.split() for c in stages["runtime"].all("COPY") if c.startswith("--from=fonts")]
+
+    # then the fonts stage installs the Debian packages that hold them, and the runtime
+    # stage copies their folders (and nothing else of that stage) to those same places
+    installs = " ".join(stages["fonts"].all("RUN"))
+    assert all(package in installs for package in set(FONT_PACKAGES.values()))
+    assert copied and all(source == target for _, source, target in copied)
+    folders = {Path(target) for _, _, target in copied}
+    assert folders <= set(FONT_DIRS)
+    assert {Path(f"/usr/share/fonts/truetype/{d}") for d in ("dejavu", "droid")} <= folders
