@@ -22,6 +22,8 @@ rows is known. What a caller must know:
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -53,6 +55,18 @@ _SPECIAL = re.compile(
     "|^[ \t\n]|[ \t\n]$|[ \t\n]\x1f|\x1f[ \t\n]"
 )
 """A row whose joined cells match needs each cell escaped on its own (the rare case)."""
+_SEP_BYTES = _SEP.encode()
+_EMPTY_BYTES = _EMPTY.encode()
+_FIRST_CELL_BYTES = ("<row>" + _CELL).encode()
+_LAST_CELL_BYTES = (_CELL_END + "</row>").encode()
+_NEXT_ROW_BYTES = _LAST_CELL_BYTES + _FIRST_CELL_BYTES
+_ODD_RECORDS = re.compile(
+    rb"[\x00\x02-\x08\x0b-\x1f]|_x[0-9A-Fa-f]{4}_|\xef\xbf[\xbe\xbf]"
+    rb"|(?:^|[\x01\n])[ \t\n]|[ \t][\x01\n]"
+)
+"""Records `write_records` cannot turn into XML by replacing bytes: a quoted cell (0x02),
+a control character, an escape's look-alike, U+FFFE/U+FFFF, a cell with spaces at an
+end."""
 _UNSAFE = re.compile("[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 _EDGE_SPACE = frozenset(" \t\n")
 
@@ -109,11 +123,22 @@ class SheetRows:
             joined = joined.replace(_JOIN, _SEP)
             self._add(f'<row r="{self.rows}">{_CELL}{joined}{_CELL_END}</row>')
 
-    def write_xml(self, rows: bytes, count: int) -> None:
-        """`count` rows rendered as `write_row` would render them (their `r` left out)."""
-        self._count(count)
+    def write_records(self, block: bytes) -> None:
+        """Whole records of exact cells, as `storage.export_copy.CELL_RECORDS` has Postgres
+        write them: cells split by 0x01, each record ending with LF. The usual block becomes
+        worksheet XML in a few byte replacements; one holding a quoted cell, a character
+        that needs escaping or a cell with spaces at an end goes through `writerow`."""
+        if _ODD_RECORDS.search(block):
+            text = block.decode("utf-8")
+            for cells in csv.reader(io.StringIO(text), delimiter="\x01", quotechar="\x02"):
+                self.writerow(cells)
+            return
+        self._count(block.count(b"\n"))
         self._flush()
-        self._part.write(rows)
+        body = block[:-1].replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+        body = body.replace(b"\x01", _SEP_BYTES).replace(b"\n", _NEXT_ROW_BYTES)
+        xml = _FIRST_CELL_BYTES + body + _LAST_CELL_BYTES
+        self._part.write(xml.replace(_EMPTY_BYTES, b"<c/>"))
 
     def finish(self) -> None:
         if self.rows == 0:

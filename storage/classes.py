@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from schemas.columns import Column
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
-from storage.export_copy import copy_records, export_select, joined, ordered_names
+from storage.export_copy import (
+    CSV_RECORDS,
+    CopyShape,
+    copy_records,
+    export_select,
+    joined,
+    ordered_names,
+)
 from storage.listing import (
     aggregated,
     among,
@@ -140,7 +147,11 @@ def _product_names(codes: str | None) -> tuple[Product, ...]:
 
 
 def copy_rows(
-    session: Session, scope: Scope, roster_filter: RosterFilter, columns: Sequence[Column]
+    session: Session,
+    scope: Scope,
+    roster_filter: RosterFilter,
+    columns: Sequence[Column],
+    shape: CopyShape = CSV_RECORDS,
 ) -> AbstractContextManager[Iterator[memoryview]]:
     """The same classes as `stream_rows`, as CSV records rendered by Postgres
     (`storage.export_copy`)."""
@@ -161,11 +172,11 @@ def copy_rows(
         "products": _joined_product_names(),
     }
     statement = (
-        export_select(ClassGroup, columns, linked)
+        export_select(ClassGroup, columns, linked, shape=shape)
         .where(*export_conditions(scope, roster_filter))
         .order_by(ClassGroup.id)
     )
-    return copy_records(session, statement)
+    return copy_records(session, statement, shape)
 
 
 def _joined_product_names() -> Select[Any]:

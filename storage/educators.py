@@ -13,6 +13,7 @@ from schemas.columns import Column
 from schemas.scope import Role, RosterFilter, Scope
 from storage import references
 from storage.districts import school_ids
+from storage.export_copy import CSV_RECORDS, CopyShape
 from storage.export_lists import copy_people
 from storage.listing import People, among, contains, count_where, stream_people
 from storage.models import ClassEducator, Educator, EducatorSchool
@@ -116,7 +117,11 @@ def stream_rows(
 
 
 def copy_rows(
-    session: Session, scope: Scope, roster_filter: RosterFilter, columns: Sequence[Column]
+    session: Session,
+    scope: Scope,
+    roster_filter: RosterFilter,
+    columns: Sequence[Column],
+    shape: CopyShape = CSV_RECORDS,
 ) -> AbstractContextManager[Iterator[memoryview]]:
     """The same educators as `stream_rows`, as CSV records rendered by Postgres
     (`storage.export_copy`), their school and class names grouped for all of them at once
@@ -128,4 +133,5 @@ def copy_rows(
         scope=scope,
         conditions=export_conditions(scope, roster_filter),
         narrowed=bool(matching(roster_filter)),
+        shape=shape,
     )

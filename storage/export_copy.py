@@ -94,7 +94,26 @@ _TEXT_CODECS = (
     ChoiceCodec,
 )
 _NUMBER_CODECS = (DatabaseIdCodec, MinutesCodec)
-_COPY = "COPY ({select}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
+_COPY = "COPY ({select}) TO STDOUT ({options})"
+
+
+@dataclass(frozen=True)
+class CopyShape:
+    """How the COPY renders cells and records: `neutralised` as the CSV export writes them
+    (a formula start behind a `'`), else exactly; `options` are COPY's."""
+
+    neutralised: bool
+    options: str
+
+
+CSV_RECORDS = CopyShape(neutralised=True, options="FORMAT csv, ENCODING 'UTF8'")
+"""Records exactly as the CSV export writes them (LF for CRLF)."""
+CELL_RECORDS = CopyShape(
+    neutralised=False,
+    options="FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02', ENCODING 'UTF8'",
+)
+"""Exact cells separated by 0x01, each record ending with LF: a cell is quoted (with 0x02)
+only when it holds 0x01, 0x02, CR or LF, so other records are the cells as they are."""
 
 
 def can_copy(session: Session, columns: Sequence[Column]) -> bool:
@@ -123,14 +142,22 @@ def _renders(column: Column) -> bool:
     )
 
 
-def cells(columns: Sequence[Column], sources: Mapping[str, Any]) -> list[ColumnElement[Any]]:
+def cells(
+    columns: Sequence[Column], sources: Mapping[str, Any], *, neutralise: bool = True
+) -> list[ColumnElement[Any]]:
     """The select list of an export: each column's cell, made from `sources[column.attr]`
     (a table column, or a subquery for the attributes the table does not hold)."""
-    return [cell_sql(column, sources).label(f"c{n}") for n, column in enumerate(columns)]
+    return [
+        cell_sql(column, sources, neutralise=neutralise).label(f"c{n}")
+        for n, column in enumerate(columns)
+    ]
 
 
-def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
-    """The cell as the general path writes it (codec, then neutralise), NULL when empty.
+def cell_sql(
+    column: Column, sources: Mapping[str, Any], *, neutralise: bool = True
+) -> ColumnElement[Any]:
+    """The cell as the general path writes it (codec, then neutralise unless `neutralise`
+    is False), NULL when empty.
 
     Lists arrive already joined (`ordered_names`, `storage.export_lists`); Yes/No, dates and
     the always empty Password can never start like a formula, so they skip the neutralising.
@@ -143,6 +170,9 @@ def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
         return case((value.is_(True), "Yes"), (value.is_(False), "No"))
     if isinstance(codec, DateCodec):
         return func.to_char(value, "YYYY-MM-DD")
+    if not neutralise:
+        text_value = sql_cast(value, Text) if isinstance(codec, _NUMBER_CODECS) else value
+        return func.nullif(text_value, "")
     if isinstance(codec, _NUMBER_CODECS):
         return whole_number(value)
     return neutralised(value)
@@ -221,6 +251,8 @@ def export_select(
     model: type[Any],
     columns: Sequence[Column],
     linked: Mapping[str, Select[Any] | GroupedNames],
+    *,
+    shape: CopyShape = CSV_RECORDS,
 ) -> Select[Any]:
     """The select of an export's cells from `model`'s rows and, for the attributes the table
     does not hold, `linked`: a one-value select correlated with the row (`ordered_names`),
@@ -240,17 +272,20 @@ def export_select(
         else:
             sources[attr] = value.names
             joins.append((value.table, value.on))
-    statement = select(*cells(columns, sources)).select_from(model)
+    statement = select(*cells(columns, sources, neutralise=shape.neutralised)).select_from(model)
     for table, on in joins:
         statement = statement.outerjoin(table, on)
     return statement
 
 
 @contextmanager
-def copy_records(session: Session, statement: Select[Any]) -> Iterator[Iterator[memoryview]]:
+def copy_records(
+    session: Session, statement: Select[Any], shape: CopyShape = CSV_RECORDS
+) -> Iterator[Iterator[memoryview]]:
     """Run `statement` as a COPY in the session's transaction; yields its records, each
-    one CSV line ending with LF. Leaving the block early cancels the COPY on the server, so
-    the connection is fit for use again (a cancelled export, a failed write)."""
+    one line ending with LF, as `shape` says. Leaving the block early cancels the COPY on
+    the server, so the connection is fit for use again (a cancelled export, a failed
+    write)."""
     query, params = _compiled(session, statement)
     driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
     with driver.cursor() as cursor:
@@ -258,7 +293,7 @@ def copy_records(session: Session, statement: Select[Any]) -> Iterator[Iterator[
         # (`storage.export_lists`); a parallel plan could combine partial aggregates out of
         # that order on a server whose string_agg runs in parallel (Postgres 16 and later)
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        with cursor.copy(_COPY.format(select=query), params) as copy:
+        with cursor.copy(_COPY.format(select=query, options=shape.options), params) as copy:
             yield cast(Iterator[memoryview], iter(copy))
 
 

@@ -43,7 +43,14 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from schemas.codecs import LIST_SEPARATOR
 from schemas.columns import Column
 from schemas.scope import Role, Scope
-from storage.export_copy import GroupedNames, copy_records, export_select, list_order
+from storage.export_copy import (
+    CSV_RECORDS,
+    CopyShape,
+    GroupedNames,
+    copy_records,
+    export_select,
+    list_order,
+)
 from storage.listing import People
 
 
@@ -88,6 +95,7 @@ def copy_people(
     scope: Scope,
     conditions: Sequence[ColumnElement[bool]],
     narrowed: bool,
+    shape: CopyShape = CSV_RECORDS,
 ) -> AbstractContextManager[Iterator[memoryview]]:
     """The COPY of students' or educators' export rows (`people`, under `conditions`), their
     lists grouped for every exported row at once: for the whole district when a district
@@ -96,8 +104,10 @@ def copy_people(
     whole_district = scope.role is Role.DISTRICT_ADMIN and not narrowed
     owners = None if whole_district else select(model.id).where(*conditions)
     lists = people.lists(partial(grouped_names, district_id=scope.district_id, owners=owners))
-    statement = export_select(model, columns, lists).where(*conditions).order_by(model.id)
-    return copy_records(session, statement)
+    statement = (
+        export_select(model, columns, lists, shape=shape).where(*conditions).order_by(model.id)
+    )
+    return copy_records(session, statement, shape)
 
 
 def _ranked(names: QueryableAttribute[str], district_id: int) -> Subquery:
