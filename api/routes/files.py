@@ -49,10 +49,11 @@ Signature = Annotated[str, Query(max_length=128, description="The link's HMAC-SH
 _CSV_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The CSV file, as it is (UTF-8 with or without BOM, or Windows-1252).",
+        "description": "The file, as it is: a CSV (UTF-8 with or without BOM, or Windows-1252) "
+        "or an XLSX workbook, recognised by its content.",
         "content": {
             media_type: {"schema": {"type": "string", "format": "binary"}}
-            for media_type in ("text/csv", "application/octet-stream")
+            for media_type in ("text/csv", MEDIA_TYPES[".xlsx"], "application/octet-stream")
         },
     }
 }
