@@ -23,7 +23,7 @@ from api.views import job_view
 from jobs.lifecycle import finished_detail, request_cancel, transition
 from jobs.reaper import ACTORS
 from schemas.jobs import JobStatus
-from storage import job_events, job_records
+from storage import job_events, job_records, webhook_deliveries
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
 from storage.models import Job, utcnow
@@ -117,6 +117,7 @@ def _fail_unsent(runtime: Runtime, job_id: str) -> None:
                 job.error, job.finished_at = NOT_SENT, utcnow()
                 detail = finished_detail(JobStatus.FAILED, NOT_SENT)
                 job_events.record(session, job_id, JobEventName.FINISHED, detail=detail)
+                webhook_deliveries.add_if_enabled(session, job_id)
 
 
 def _job_or_404(job: Job | None) -> Job:

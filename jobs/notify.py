@@ -1,0 +1,177 @@
+"""Telling the portal that a job ended: the webhook outbox's sender.
+
+A job's final state and its delivery are written in one transaction
+(`storage.webhook_deliveries.add_if_enabled`). Senders (a thread of each worker,
+`worker.webhooks`) then run `deliver_due` in turn:
+
+claim (a lease, committed) → build the event (the job object as `GET /v1/jobs/{id}`
+shows it, with fresh links) → sign and POST (`jobs.notify_http`) → record the attempt and
+what comes next, in one transaction.
+
+What comes next: a 2xx ends it `delivered`; a 410 ends it `gone`; anything else (another
+status, a timeout, a refused connection) waits the next step of `RETRY_SCHEDULE_S`, give
+or take a fifth, then is tried again, and ends `failed` once the schedule is used up
+(about 27 hours after the event). The `webhook-id` is the delivery's id on every attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.notify_http import Answer, post, signed_headers
+from jobs.views import LinkMaker, job_object
+from storage import job_records, webhook_attempts, webhook_deliveries
+from storage.db import unit_of_work
+from storage.models import WebhookDelivery, utcnow
+from storage.objects import ObjectStore
+from storage.webhook_deliveries import DeliveryStatus
+
+log = structlog.get_logger("rosterjobs.webhooks")
+
+RETRY_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+"""Seconds between attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts)."""
+JITTER = 0.2
+LEASE_MARGIN_S = 30.0
+"""A claimed delivery is another sender's again this long after its attempt's deadline."""
+GONE = 410
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where and how the portal is told: `ROSTERJOBS_WEBHOOK_*` (`worker.settings`).
+
+    `secrets` are `whsec_…` strings, the current one first; every request is signed with
+    each of them (a previous secret is kept during a rotation). Never in a repr."""
+
+    url: str
+    secrets: tuple[str, ...] = field(repr=False)
+    timeout_s: float = 10.0
+    retry_schedule_s: tuple[float, ...] = RETRY_SCHEDULE_S
+
+    @property
+    def lease_s(self) -> float:
+        return self.timeout_s + LEASE_MARGIN_S
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What `deliver_due` needs: the sessions, the store and link lifetime the job object's
+    fresh links come from (`links`, when given, makes them instead), and the target."""
+
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    target: WebhookTarget
+    link_ttl: int = 900
+    links: LinkMaker | None = None
+    jitter: Callable[[], float] = field(default=lambda: random.uniform(1 - JITTER, 1 + JITTER))
+
+
+def deliver_due(sender: Sender, *, keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Send every delivery that is due, one at a time, while `keep_going()`; how many were
+    tried."""
+    tried = 0
+    while keep_going():
+        with unit_of_work(sender.sessions) as session:
+            delivery_id = webhook_deliveries.claim_due(session, lease_s=sender.target.lease_s)
+        if delivery_id is None:
+            return tried
+        deliver(sender, delivery_id)
+        tried += 1
+    return tried
+
+
+def deliver(sender: Sender, delivery_id: str) -> Answer | None:
+    """One attempt at a claimed delivery, recorded; None when it vanished meanwhile."""
+    built = _event(sender, delivery_id)
+    if built is None:
+        return None
+    job_id, body = built
+    headers = signed_headers(sender.target.secrets, delivery_id, body)
+    answer = post(sender.target.url, headers, body, timeout_s=sender.target.timeout_s)
+    with unit_of_work(sender.sessions) as session:
+        delivery = webhook_deliveries.get(session, delivery_id)
+        if delivery is None:
+            return answer
+        webhook_attempts.record(
+            session,
+            delivery_id,
+            status_code=answer.status_code,
+            error=answer.error,
+            duration_ms=answer.duration_ms,
+        )
+        _after(sender, delivery, answer)
+    _log(delivery, job_id, answer)
+    return answer
+
+
+def _event(sender: Sender, delivery_id: str) -> tuple[str, bytes] | None:
+    """The delivery's job id and body: the job as it is now, with fresh links."""
+    with sender.sessions() as session:
+        delivery = webhook_deliveries.get(session, delivery_id)
+        job = job_records.get(session, delivery.job_id) if delivery else None
+        if delivery is None or job is None:
+            return None
+        data = job_object(job, sender.store, link_ttl=sender.link_ttl, links=sender.links)
+        event = {
+            "type": delivery.event_type,
+            "timestamp": _iso(delivery.created_at),
+            "data": data,
+        }
+    return job.id, json.dumps(event, separators=(",", ":")).encode()
+
+
+def _after(sender: Sender, delivery: WebhookDelivery, answer: Answer) -> None:
+    """What the attempt decides: delivered, gone, failed, or the next try's time."""
+    delivery.attempts += 1
+    now = utcnow()
+    status = answer.status_code
+    schedule = sender.target.retry_schedule_s
+    if status is not None and 200 <= status < 300:
+        _end(delivery, DeliveryStatus.DELIVERED, now)
+    elif status == GONE:
+        _end(delivery, DeliveryStatus.GONE, now)
+    elif delivery.step >= len(schedule):
+        _end(delivery, DeliveryStatus.FAILED, now)
+    else:
+        wait_s = schedule[delivery.step] * sender.jitter()
+        delivery.next_attempt_at = now + dt.timedelta(seconds=wait_s)
+        delivery.step += 1
+
+
+def _end(delivery: WebhookDelivery, status: DeliveryStatus, now: dt.datetime) -> None:
+    delivery.status = status.value
+    delivery.ended_at = now
+
+
+def _log(delivery: WebhookDelivery, job_id: str, answer: Answer) -> None:
+    fields = {
+        "webhook_id": delivery.id,
+        "job_id": job_id,
+        "attempt": delivery.attempts,
+        "status_code": answer.status_code,
+        "error": answer.error,
+        "duration_ms": answer.duration_ms,
+        "outcome": delivery.status,
+    }
+    if delivery.status == DeliveryStatus.DELIVERED.value:
+        log.info("webhook.delivered", **fields)
+    elif delivery.status == DeliveryStatus.PENDING.value:
+        retry_at = _iso(delivery.next_attempt_at)
+        log.warning("webhook.retry_scheduled", next_attempt_at=retry_at, **fields)
+    else:
+        log.error("webhook.given_up", **fields)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def pending_count(session: Session) -> int:
+    return webhook_deliveries.counts_by_status(session).get(DeliveryStatus.PENDING.value, 0)
