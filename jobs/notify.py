@@ -38,8 +38,9 @@ log = structlog.get_logger("rosterjobs.webhooks")
 RETRY_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """Seconds between attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts)."""
 JITTER = 0.2
-LEASE_MARGIN_S = 30.0
-"""A claimed delivery is another sender's again this long after its attempt's deadline."""
+LEASE_MARGIN_S = 5.0
+"""A claimed delivery is another sender's again after twice the timeout and this margin:
+an attempt is cut off at the timeout, and the margin covers recording it."""
 GONE = 410
 
 
@@ -57,7 +58,7 @@ class WebhookTarget:
 
     @property
     def lease_s(self) -> float:
-        return self.timeout_s + LEASE_MARGIN_S
+        return 2 * self.timeout_s + LEASE_MARGIN_S
 
 
 @dataclass(frozen=True)
