@@ -12,13 +12,15 @@ Several processes may send: each delivery is claimed under a lease (`storage.
 webhook_deliveries.claim_due`), so one process sends it, and if that process dies before
 recording the attempt, another sends it once the lease ends.
 
-At shutdown the thread finishes the attempt in hand (bounded by the timeout) and stops;
-what is left stays in the outbox for the next worker.
+At shutdown the thread makes a last pass over what is due (so `rosterjobs export` on the
+embedded defaults tells the portal before it exits), starting attempts for at most one
+timeout; what is left stays in the outbox for the next worker.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +61,7 @@ class WebhookSending(Middleware):
 
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         if self._thread is not None:
-            self._thread.stop(wait_s=self.target.timeout_s + 5)
+            self._thread.stop(timeout_s=self.target.timeout_s)
             self._thread = None
 
     def sender(self) -> Sender:
@@ -77,21 +79,31 @@ class WebhookThread(threading.Thread):
         self.sender, self.poll_s = sender, poll_s
         self._stopping = threading.Event()
         self._woken = threading.Event()
+        self._last_pass_until = 0.0
 
     def run(self) -> None:
         while not self._stopping.is_set():
             self._woken.clear()
-            try:
-                deliver_due(self.sender(), keep_going=lambda: not self._stopping.is_set())
-            except Exception as err:
-                log.warning("webhook.pass_failed", error=type(err).__name__)
+            self._pass(lambda: not self._stopping.is_set())
             self._woken.wait(self.poll_s)
+        # the last pass: what became due just before the stop (the job an embedded CLI
+        # command just ran), until the stop's deadline
+        self._pass(lambda: time.monotonic() < self._last_pass_until)
+
+    def _pass(self, keep_going: Callable[[], bool]) -> None:
+        try:
+            deliver_due(self.sender(), keep_going=keep_going)
+        except Exception as err:
+            log.warning("webhook.pass_failed", error=type(err).__name__)
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
         self._woken.set()
 
-    def stop(self, *, wait_s: float) -> None:
+    def stop(self, *, timeout_s: float) -> None:
+        """Stop after a last pass over what is due, starting attempts for `timeout_s` (each
+        is cut off after `timeout_s` too); waits for the thread at most twice that."""
+        self._last_pass_until = time.monotonic() + timeout_s
         self._stopping.set()
         self._woken.set()
-        self.join(timeout=wait_s)
+        self.join(timeout=2 * timeout_s + 1)

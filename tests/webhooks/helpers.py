@@ -41,7 +41,7 @@ def sending(ctx: JobContext, webhook: WebhookTarget) -> Iterator[WebhookThread]:
     try:
         yield thread
     finally:
-        thread.stop(wait_s=webhook.timeout_s + 5)
+        thread.stop(timeout_s=webhook.timeout_s)
 
 
 def export(ctx: JobContext, roster: SmallDistrict) -> str:
