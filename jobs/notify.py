@@ -90,12 +90,9 @@ def deliver_due(sender: Sender, *, keep_going: Callable[[], bool] = lambda: True
 
 def deliver(sender: Sender, delivery_id: str) -> Answer | None:
     """One attempt at a claimed delivery, recorded; None when it vanished meanwhile."""
-    built = _event(sender, delivery_id)
-    if built is None:
+    answer = _attempt(sender, delivery_id)
+    if answer is None:
         return None
-    job_id, body = built
-    headers = signed_headers(sender.target.secrets, delivery_id, body)
-    answer = post(sender.target.url, headers, body, timeout_s=sender.target.timeout_s)
     with unit_of_work(sender.sessions) as session:
         delivery = webhook_deliveries.get(session, delivery_id)
         if delivery is None:
@@ -108,12 +105,26 @@ def deliver(sender: Sender, delivery_id: str) -> Answer | None:
             duration_ms=answer.duration_ms,
         )
         _after(sender, delivery, answer)
-    _log(delivery, job_id, answer)
+    _log(delivery, answer)
     return answer
 
 
-def _event(sender: Sender, delivery_id: str) -> tuple[str, bytes] | None:
-    """The delivery's job id and body: the job as it is now, with fresh links."""
+def _attempt(sender: Sender, delivery_id: str) -> Answer | None:
+    """Build the event, sign it and send it. An event that cannot be built (the store
+    could not make a link) is an attempt that failed, retried like one."""
+    try:
+        body = _event(sender, delivery_id)
+    except Exception as err:
+        log.error("webhook.event_failed", webhook_id=delivery_id, error=type(err).__name__)
+        return Answer(None, f"the event could not be built ({type(err).__name__})", 0)
+    if body is None:
+        return None
+    headers = signed_headers(sender.target.secrets, delivery_id, body)
+    return post(sender.target.url, headers, body, timeout_s=sender.target.timeout_s)
+
+
+def _event(sender: Sender, delivery_id: str) -> bytes | None:
+    """The delivery's body: the job as it is now, with fresh links."""
     with sender.sessions() as session:
         delivery = webhook_deliveries.get(session, delivery_id)
         job = job_records.get(session, delivery.job_id) if delivery else None
@@ -125,7 +136,7 @@ def _event(sender: Sender, delivery_id: str) -> tuple[str, bytes] | None:
             "timestamp": _iso(delivery.created_at),
             "data": data,
         }
-    return job.id, json.dumps(event, separators=(",", ":")).encode()
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 def _after(sender: Sender, delivery: WebhookDelivery, answer: Answer) -> None:
@@ -151,10 +162,10 @@ def _end(delivery: WebhookDelivery, status: DeliveryStatus, now: dt.datetime) ->
     delivery.ended_at = now
 
 
-def _log(delivery: WebhookDelivery, job_id: str, answer: Answer) -> None:
+def _log(delivery: WebhookDelivery, answer: Answer) -> None:
     fields = {
         "webhook_id": delivery.id,
-        "job_id": job_id,
+        "job_id": delivery.job_id,
         "attempt": delivery.attempts,
         "status_code": answer.status_code,
         "error": answer.error,

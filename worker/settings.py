@@ -237,7 +237,8 @@ def _check_webhook_url(url: str) -> None:
     """https, or http to this machine only (tests, local development); a host is needed."""
     scheme, separator, _ = url.partition("://")
     try:
-        host = urlsplit(url).hostname
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a port that is not a number: ValueError
     except ValueError:
         host = None
     if not separator or scheme.lower() not in ("http", "https") or not host:

@@ -72,7 +72,8 @@ class Receiver:
             self._changed.notify_all()
 
     def wait_for_events(self, count: int, timeout: float = 60) -> list[Request]:
-        return self._wait(lambda: len(self.events) >= count, timeout, "events") or self.events
+        self._wait(lambda: len(self.events) >= count, timeout, "events")
+        return self.events
 
     def wait_for_requests(self, count: int, timeout: float = 60) -> list[Request]:
         self._wait(lambda: len(self.requests) >= count, timeout, "requests")
@@ -85,6 +86,10 @@ class Receiver:
                 left = deadline - time.monotonic()
                 assert left > 0, f"{what}: {len(self.requests)} requests, {len(self.events)} events"
                 self._changed.wait(left)
+
+    def release(self) -> None:
+        """Let go of the requests left hanging: their connections close unanswered."""
+        self._closing.set()
 
     def event_ids(self) -> list[str]:
         return [request.webhook_id for request in self.events]
@@ -120,7 +125,7 @@ def receiving(
     try:
         yield receiver
     finally:
-        receiver._closing.set()
+        receiver.release()
         server.shutdown()
         server.server_close()
 

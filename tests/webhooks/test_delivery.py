@@ -75,10 +75,11 @@ def test_an_export_an_import_with_errors_and_a_failed_import_each_arrive_once_wi
             event = body_of(by_job[job_id])
             assert event["type"] == "job.finished"
             assert event["data"] == job_object(job, ctx.store, link_ttl=ctx.link_ttl)
-            assert dt.datetime.fromisoformat(event["timestamp"]) >= job.finished_at.replace(
-                tzinfo=dt.UTC
-            ) - dt.timedelta(seconds=1)
-            assert by_job[job_id].webhook_id == deliveries(ctx.sessions, job_id)[0].id
+            (delivery,) = deliveries(ctx.sessions, job_id)
+            assert by_job[job_id].webhook_id == delivery.id
+            sent_at = dt.datetime.fromisoformat(event["timestamp"])
+            created = delivery.created_at  # SQLite gives it back without its zone
+            assert sent_at == (created if created.tzinfo else created.replace(tzinfo=dt.UTC))
     assert body_of(by_job[exported])["data"]["result_url"]
     assert body_of(by_job[with_errors])["data"]["counts"]["failed"] == 1
     assert "Grade" in body_of(by_job[refused])["data"]["error"]
@@ -120,6 +121,36 @@ def test_a_receiver_that_never_answers_is_given_up_after_the_timeout_each_time(
     assert [(a.status_code, a.error) for a in recorded] == [(None, "no answer within 0.5 s")] * 3
     assert all(a.duration_ms >= 500 for a in recorded)
     assert len(receiver.requests) == 3 and receiver.events == []
+
+
+def test_a_receiver_that_hangs_holds_up_neither_the_next_job_nor_its_worker_for_long(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given a receiver that leaves the first notification hanging, a 30 s timeout
+    with receiving([HANG]) as receiver, sending(ctx, target(receiver.url, timeout_s=30)):
+        first = export(ctx, roster)
+        receiver.wait_for_requests(1)
+
+        # when the next job runs while that request hangs
+        second = export(ctx, roster)
+
+        # then it ran to its end, its own notification waiting behind the hanging one
+        with ctx.sessions() as session:
+            ended = [session.get(Job, job_id) for job_id in (first, second)]
+            assert [job.status if job else None for job in ended] == ["completed", "completed"]
+        assert [d.attempts for d in deliveries(ctx.sessions, first)] == [0]
+        assert len(receiver.requests) == 1
+
+        # and once the hanging request is let go, both are delivered
+        receiver.release()
+        receiver.wait_for_events(2)
+    assert sorted(body_of(event)["data"]["id"] for event in receiver.events) == sorted(
+        [first, second]
+    )
+    assert [
+        (a.status_code, a.error is not None)
+        for a in attempts(ctx.sessions, deliveries(ctx.sessions, first)[0].id)
+    ] == [(None, True), (200, False)]
 
 
 def test_a_410_gone_stops_the_retries_of_that_event(ctx: JobContext, roster: SmallDistrict) -> None:

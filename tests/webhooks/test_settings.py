@@ -84,6 +84,7 @@ def test_a_webhook_url_without_its_secret_is_refused(tmp_path: Path) -> None:
         "http://portal.example.org/hooks",
         "http://10.0.0.5:8080/hooks",
         "ftp://127.0.0.1/x",
+        "http://127.0.0.1:port/hooks",
         "portal",
     ],
 )
