@@ -9,7 +9,8 @@ shows it, with fresh links) → sign and POST (`jobs.notify_http`) → record th
 what comes next, in one transaction.
 
 What comes next: a 2xx ends it `delivered`; a 410 ends it `gone`; anything else (another
-status, a timeout, a refused connection) waits the next step of `RETRY_SCHEDULE_S`, give
+status, a timeout, a refused connection) waits the next step of the target's retry
+schedule (`jobs.notify_http.WebhookTarget`, by default `RETRY_SCHEDULE_S`), give
 or take a fifth, then is tried again, and ends `failed` once the schedule is used up
 (about 27 hours after the event). The `webhook-id` is the delivery's id on every attempt.
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.notify_http import Answer, post, signed_headers
+from jobs.notify_http import Answer, WebhookTarget, post, signed_headers
 from jobs.views import LinkMaker, job_object
 from storage import job_records, webhook_attempts, webhook_deliveries
 from storage.db import unit_of_work
@@ -35,30 +36,8 @@ from storage.webhook_deliveries import DeliveryStatus
 
 log = structlog.get_logger("rosterjobs.webhooks")
 
-RETRY_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-"""Seconds between attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts)."""
 JITTER = 0.2
-LEASE_MARGIN_S = 5.0
-"""A claimed delivery is another sender's again after twice the timeout and this margin:
-an attempt is cut off at the timeout, and the margin covers recording it."""
 GONE = 410
-
-
-@dataclass(frozen=True)
-class WebhookTarget:
-    """Where and how the portal is told: `ROSTERJOBS_WEBHOOK_*` (`worker.settings`).
-
-    `secrets` are `whsec_…` strings, the current one first; every request is signed with
-    each of them (a previous secret is kept during a rotation). Never in a repr."""
-
-    url: str
-    secrets: tuple[str, ...] = field(repr=False)
-    timeout_s: float = 10.0
-    retry_schedule_s: tuple[float, ...] = RETRY_SCHEDULE_S
-
-    @property
-    def lease_s(self) -> float:
-        return 2 * self.timeout_s + LEASE_MARGIN_S
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 SECRET_PREFIX = "whsec_"
@@ -32,6 +32,28 @@ SECRET_BYTES = (24, 64)
 """The specification's bounds for a secret's length, in bytes after base64."""
 ANSWER_MAX_BYTES = 4096
 USER_AGENT = "rosterjobs-webhooks/1"
+RETRY_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+"""Seconds between attempts: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts)."""
+LEASE_MARGIN_S = 5.0
+"""A claimed delivery is another sender's again after twice the timeout and this margin:
+an attempt is cut off at the timeout, and the margin covers recording it."""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where and how the portal is told: `ROSTERJOBS_WEBHOOK_*` (`worker.settings`).
+
+    `secrets` are `whsec_…` strings, the current one first; every request is signed with
+    each of them (a previous secret is kept during a rotation). Never in a repr."""
+
+    url: str
+    secrets: tuple[str, ...] = field(repr=False)
+    timeout_s: float = 10.0
+    retry_schedule_s: tuple[float, ...] = RETRY_SCHEDULE_S
+
+    @property
+    def lease_s(self) -> float:
+        return 2 * self.timeout_s + LEASE_MARGIN_S
 
 
 class SecretRefused(ValueError):

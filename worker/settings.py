@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jobs.notify import RETRY_SCHEDULE_S, WebhookTarget
-from jobs.notify_http import SecretRefused, is_loopback, secret_key
+from jobs.notify_http import (
+    RETRY_SCHEDULE_S,
+    SecretRefused,
+    WebhookTarget,
+    is_loopback,
+    secret_key,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///var/rosterjobs.db"
 DEFAULT_STORAGE_URL = "var/objects"

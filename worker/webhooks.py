@@ -28,7 +28,8 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from jobs.lifecycle import JobContext
-from jobs.notify import Sender, WebhookTarget, deliver_due
+from jobs.notify import Sender, deliver_due
+from jobs.notify_http import WebhookTarget
 from worker import context
 
 log = structlog.get_logger("rosterjobs.webhooks")

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs.export import run_export
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, mark_queued, run_job
-from jobs.notify import Sender, WebhookTarget
+from jobs.notify import Sender
+from jobs.notify_http import WebhookTarget
 from jobs.requests import ExportRequest, ImportRequest, submit_export, submit_import
 from storage import webhook_attempts, webhook_deliveries
 from storage.db import unit_of_work
