@@ -33,6 +33,7 @@ class Request:
     event: dict[str, Any] | None
     """The verified body; None when the signature did not verify."""
     answered: int | None = None
+    path: str = ""
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Receiver:
         with self._changed:
             answer = self.script.pop(0) if self.script else 200
         event = _verified(self.secret, body, headers)
-        request = Request(headers.get("webhook-id", ""), headers, event, None)
+        request = Request(headers.get("webhook-id", ""), headers, event, None, handler.path)
         if answer == HANG:
             self._record(request, accepted=False)
             self._closing.wait()
@@ -59,9 +60,11 @@ class Receiver:
         if event is None:
             answer = 401
         handler.send_response(answer)
+        if 300 <= answer < 400:  # somewhere a sender that follows redirects would go
+            handler.send_header("location", "/elsewhere")
         handler.send_header("content-length", "0")
         handler.end_headers()
-        answered = Request(request.webhook_id, headers, event, answer)
+        answered = Request(request.webhook_id, headers, event, answer, handler.path)
         self._record(answered, accepted=200 <= answer < 300)
 
     def _record(self, request: Request, *, accepted: bool) -> None:

@@ -104,6 +104,22 @@ def test_a_receiver_answering_500_twice_then_200_gets_three_attempts_of_one_even
     assert delivery.attempts == 3
 
 
+def test_a_redirect_is_not_followed_but_answered_like_any_other_non_2xx(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given a receiver that first answers 307 to /elsewhere
+    with receiving([307]) as receiver, sending(ctx, target(receiver.url)):
+        job_id = export(ctx, roster)
+        delivery = wait_for_delivery(ctx.sessions, job_id, "delivered")
+
+    # then nothing went to /elsewhere: the event was tried again at its own URL
+    assert [(r.path, r.answered) for r in receiver.requests] == [
+        ("/hooks/rosterjobs", 307),
+        ("/hooks/rosterjobs", 200),
+    ]
+    assert [a.status_code for a in attempts(ctx.sessions, delivery.id)] == [307, 200]
+
+
 def test_a_receiver_that_never_answers_is_given_up_after_the_timeout_each_time(
     ctx: JobContext, roster: SmallDistrict
 ) -> None:
