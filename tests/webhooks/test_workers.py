@@ -102,4 +102,8 @@ def test_two_worker_processes_running_200_jobs_send_200_distinct_events(
     assert sorted(job for jobs in jobs_by_id.values() for job in jobs) == sorted(job_ids)
     assert all(len(jobs) == 1 for jobs in jobs_by_id.values())
     assert len(jobs_by_id) == JOBS
+    # and the workers' logs name the deliveries, never the secret
+    logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("worker-*.log"))
+    assert "webhook.delivered" in logs
+    assert SECRET.removeprefix("whsec_") not in logs
     engine.dispose()
