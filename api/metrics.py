@@ -14,6 +14,11 @@ restart loses nothing, and Prometheus may scrape any one replica behind the Serv
 | `rosterjobs_dead_letters` | gauge | queue | dead-lettered messages |
 | `rosterjobs_workers` | gauge | | worker processes alive (a heartbeat within 120 s, not stopped) |
 | `rosterjobs_stuck_jobs` | gauge | | running jobs silent longer than the reaper allows |
+| `rosterjobs_webhook_deliveries_total` | counter | outcome | notifications that ended |
+| `rosterjobs_webhook_pending` | gauge | | notifications not yet delivered |
+
+A notification ends `delivered`, `failed` (its retries used up) or `gone` (its receiver
+answered 410); a pending one is due, or waits out a retry (`jobs.notify`).
 
 The two job totals are sums over the jobs table, so deleting jobs (re-seeding a district)
 lowers them, which Prometheus reads as a counter reset.
@@ -49,6 +54,7 @@ from api.errors import refused
 from api.ops_auth import OpsAuth, offered_token_matches
 from jobs.reaper import count_stuck_jobs
 from schemas.jobs import FINISHED
+from storage import webhook_deliveries
 from storage.job_records import SecondsBetween
 from storage.models import Job
 from storage.workers import recent_workers
@@ -103,6 +109,7 @@ class RosterjobsCollector(Collector):
                 *job_families(session),
                 duration_family(session),
                 *process_families(session, self.stale_after_s),
+                *webhook_families(session),
             ]
         yield from families
         yield from queue_families(self._queues())
@@ -199,6 +206,26 @@ def process_families(session: Session, stale_after_s: int) -> list[Metric]:
     )
     stuck.add_metric([], count_stuck_jobs(session, stale_after_s))
     return [workers, stuck]
+
+
+def webhook_families(session: Session) -> list[Metric]:
+    """The outbox's deliveries by status (`storage.webhook_deliveries`): the ended ones as
+    a counter by outcome, the pending ones as a gauge."""
+    by_status = webhook_deliveries.counts_by_status(session)
+    ended = CounterMetricFamily(
+        "rosterjobs_webhook_deliveries",
+        "Webhook notifications of the portal that ended, by outcome: delivered, failed "
+        "(retries used up) or gone (the receiver answered 410).",
+        labels=["outcome"],
+    )
+    for status in webhook_deliveries.ENDED:
+        ended.add_metric([status.value], by_status.get(status.value, 0))
+    pending = GaugeMetricFamily(
+        "rosterjobs_webhook_pending",
+        "Webhook notifications not yet delivered: due now, or waiting out a retry.",
+    )
+    pending.add_metric([], by_status.get(webhook_deliveries.DeliveryStatus.PENDING.value, 0))
+    return [ended, pending]
 
 
 def queue_families(stats: Iterable[QueueStats] | None) -> list[Metric]:

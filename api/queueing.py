@@ -12,13 +12,16 @@ which the portal can simply ask for again), and the caller answers 503.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import structlog
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from api.errors import refused
 from jobs.lifecycle import transition
 from jobs.messages import EXPORT, IMPORT, kind_of
 from schemas.jobs import JobStatus
+from storage import webhook_deliveries
 from storage.db import unit_of_work
 from storage.models import Job, utcnow
 from worker.runtime import Runtime
@@ -49,7 +52,7 @@ def send_export(runtime: Runtime, job_id: str) -> None:
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         with unit_of_work(runtime.jobs.sessions) as session:
-            session.execute(
+            failed = session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
                 .values(
@@ -58,6 +61,8 @@ def send_export(runtime: Runtime, job_id: str) -> None:
                     finished_at=utcnow(),
                 )
             )
+            if cast(CursorResult[Any], failed).rowcount == 1:
+                webhook_deliveries.add_if_enabled(session, job_id)
         raise _broker_down() from err
 
 

@@ -21,7 +21,8 @@ A job whose district already runs its share of jobs waits, queued, without count
 attempt (`jobs.fair_share`).
 
 Every step is also written to the job's timeline (`storage.job_events`) in the same
-transaction as the change itself.
+transaction as the change itself, and so is a final state's webhook delivery
+(`storage.webhook_deliveries`, when the process has the outbox on: `jobs.notify`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from jobs.messages import JobSender, no_broker
 from jobs.pdf_table import PDF_MAX_ROWS
 from schemas.jobs import JobKind, JobStatus
 from schemas.scope import Scope
-from storage import job_events, job_records
+from storage import job_events, job_records, webhook_deliveries
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
 from storage.models import Job, utcnow
@@ -409,6 +410,7 @@ def _set_finished(session: Session, job: Job, status: JobStatus, error: str | No
         attempt=job.attempts or None,
         detail=finished_detail(status, error),
     )
+    webhook_deliveries.add_if_enabled(session, job.id)
 
 
 def finished_detail(status: JobStatus, error: str | None) -> str:

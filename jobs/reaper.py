@@ -43,7 +43,7 @@ from jobs import messages
 from jobs.lifecycle import finished_detail
 from jobs.messages import ActorSend, route
 from schemas.jobs import JobStatus
-from storage import job_events, workers
+from storage import job_events, webhook_deliveries, workers
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
 from storage.models import Job, utcnow
@@ -159,6 +159,7 @@ def _fail(sessions: sessionmaker[Session], job: _Stuck, stale_after_s: int) -> b
             attempt=job.attempts,
             detail=finished_detail(JobStatus.FAILED, error),
         )
+        webhook_deliveries.add_if_enabled(session, job.id)
     log.error("job.gave_up", job_id=job.id, attempts=job.attempts, reason=error)
     return True
 

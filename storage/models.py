@@ -351,3 +351,45 @@ class OpsSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class WebhookDelivery(Base):
+    """One notification of the portal (a job reached a final state), kept until it is
+    delivered or given up (see `storage.webhook_deliveries`).
+
+    Written in the same transaction as the job's final state: the outbox. `id` is the
+    `webhook-id` every attempt carries, so a receiver can drop duplicates. `status` is
+    `pending` until it ends `delivered`, `failed` (retries used up) or `gone` (the receiver
+    answered 410). `next_attempt_at` is when a sender may take it: a sender that takes it
+    moves it past its own attempt (a lease), so a sender that dies holding it only delays
+    it. `step` is its place in the retry schedule (a resend starts it again).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class WebhookAttempt(Base):
+    """One try at sending a delivery: when, the receiver's status code or the error (a
+    timeout, a refused connection), and how long it took (see `storage.webhook_attempts`)."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)

@@ -51,10 +51,12 @@ from jobs.lifecycle import JobContext, WorkerStop
 from jobs.messages import JobSender, no_broker, route
 from storage.db import make_engine, session_factory
 from storage.objects import ObjectStore, open_store
+from storage.webhook_deliveries import enable_outbox
 from worker import context
 from worker.heartbeat import HeartbeatTimings, WorkerHeartbeat
 from worker.logs import configure_logging
 from worker.settings import Settings
+from worker.webhooks import WebhookSending
 
 log = structlog.get_logger("rosterjobs.worker")
 
@@ -224,7 +226,11 @@ def job_context(
 ) -> JobContext:
     """What the pipelines get from `settings`: sessions, storage, limits and timings, how a
     stopping worker hands its jobs back (`stop`; by default it never stops them), and how a
-    job's message is sent (`send`; by default there is no broker)."""
+    job's message is sent (`send`; by default there is no broker). With a webhook
+    configured, `sessions` write the portal's notification of every job they finish
+    (`storage.webhook_deliveries.enable_outbox`)."""
+    if settings.webhook is not None:
+        enable_outbox(sessions)
     return JobContext(
         sessions=sessions,
         store=store,
@@ -262,6 +268,8 @@ def start(settings: Settings, *, json_logs: bool | None = None, boot: bool = Tru
     stop = WorkerStop()
     if settings.broker_url:
         broker.add_middleware(StopJobsAtShutdown(stop.requested))
+    if settings.webhook is not None:
+        broker.add_middleware(WebhookSending(settings.webhook))
     dramatiq.set_broker(broker)
     engine = make_engine(settings.database_url)
     jobs = job_context(

@@ -13,6 +13,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from jobs.notify_http import (
+    RETRY_SCHEDULE_S,
+    SecretRefused,
+    WebhookTarget,
+    is_loopback,
+    secret_key,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///var/rosterjobs.db"
 DEFAULT_STORAGE_URL = "var/objects"
@@ -97,6 +106,8 @@ class Settings:
     worker_poll_ms: int = 100
     export_progress_seconds: float = 1.0
     pdf_max_rows: int = 10_000
+    webhook: WebhookTarget | None = None
+    """The portal's webhook (`ROSTERJOBS_WEBHOOK_*`, `_webhook`); None: no notifications."""
 
     def __post_init__(self) -> None:
         """Wrap the secrets, for settings from `from_env`, from a test or from `replace`."""
@@ -144,6 +155,7 @@ class Settings:
             worker_poll_ms=_positive_int(env, "ROSTERJOBS_WORKER_POLL_MS", 100),
             export_progress_seconds=_seconds(env, "ROSTERJOBS_EXPORT_PROGRESS_SECONDS", 1.0),
             pdf_max_rows=_positive_int(env, "ROSTERJOBS_PDF_MAX_ROWS", 10_000),
+            webhook=_webhook(env),
         )
 
 
@@ -204,3 +216,69 @@ def _generated_secret(base_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+# --- the portal's webhook (jobs.notify) -------------------------------------------------
+
+WEBHOOK_TIMEOUT_S = 10.0
+
+
+def _webhook(env: Mapping[str, str]) -> WebhookTarget | None:
+    """`ROSTERJOBS_WEBHOOK_URL` (unset: no notifications), its secret (and the previous
+    one during a rotation), the timeout of one attempt and the retry schedule."""
+    url = env.get("ROSTERJOBS_WEBHOOK_URL") or None
+    if url is None:
+        return None
+    _check_webhook_url(url)
+    secrets_ = [_webhook_secret(env, "ROSTERJOBS_WEBHOOK_SECRET", required=True)]
+    previous = _webhook_secret(env, "ROSTERJOBS_WEBHOOK_PREVIOUS_SECRET", required=False)
+    return WebhookTarget(
+        url=url,
+        secrets=tuple(Secret(s) for s in [*secrets_, previous] if s),
+        timeout_s=_positive_seconds(env, "ROSTERJOBS_WEBHOOK_TIMEOUT_SECONDS", WEBHOOK_TIMEOUT_S),
+        retry_schedule_s=_retry_schedule(env, "ROSTERJOBS_WEBHOOK_RETRY_SECONDS"),
+    )
+
+
+def _check_webhook_url(url: str) -> None:
+    """https, or http to this machine only (tests, local development); a host is needed."""
+    scheme, separator, _ = url.partition("://")
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a port that is not a number: ValueError
+    except ValueError:
+        host = None
+    if not separator or scheme.lower() not in ("http", "https") or not host:
+        raise SettingsError("ROSTERJOBS_WEBHOOK_URL must be an https:// URL with a host")
+    if scheme.lower() == "http" and not is_loopback(host):
+        raise SettingsError(
+            "ROSTERJOBS_WEBHOOK_URL must use https:// (http:// only to localhost or 127.0.0.1)"
+        )
+
+
+def _webhook_secret(env: Mapping[str, str], name: str, *, required: bool) -> str | None:
+    raw = env.get(name) or None
+    if raw is None:
+        if required:
+            raise SettingsError(f"{name} must be set when ROSTERJOBS_WEBHOOK_URL is")
+        return None
+    try:
+        secret_key(raw)
+    except SecretRefused as err:
+        raise SettingsError(
+            f"{name} must be whsec_ followed by the base64 of 24 to 64 random bytes"
+        ) from err
+    return raw.strip()
+
+
+def _retry_schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
+    raw = env.get(name)
+    if not raw:
+        return RETRY_SCHEDULE_S
+    try:
+        schedule = tuple(float(part) for part in raw.split(","))
+    except ValueError as err:
+        raise SettingsError(f"{name} must be seconds separated by commas, not {raw!r}") from err
+    if not all(0 <= step < float("inf") for step in schedule):
+        raise SettingsError(f"{name} must be zero or more seconds each, not {raw!r}")
+    return schedule

@@ -1,5 +1,6 @@
 """One job on the dashboard (`GET /ops/jobs/{id}`) and what an operator can do to it:
-cancel a job that has not finished, retry one that failed.
+cancel a job that has not finished, retry one that failed, send one of its webhook
+notifications again.
 
 Actions are POST forms; after one, the browser is sent back to the job's page (303) with a
 `done` word the page turns into a sentence, so a reload never repeats the action.
@@ -12,6 +13,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
 from api.deps import RuntimeDep, SignerDep
 from api.job_access import JOB_ID
@@ -23,10 +25,10 @@ from api.views import job_view
 from jobs.lifecycle import finished_detail, request_cancel, transition
 from jobs.reaper import ACTORS
 from schemas.jobs import JobStatus
-from storage import job_events, job_records
+from storage import job_events, job_records, webhook_attempts, webhook_deliveries
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
-from storage.models import Job, utcnow
+from storage.models import Job, WebhookDelivery, utcnow
 from worker.runtime import Runtime
 
 log = structlog.get_logger("rosterjobs.api")
@@ -63,6 +65,7 @@ def job_page(
             "duration_s": duration_s(job),
             "can_cancel": job.status in CANCELLABLE,
             "can_retry": job.status == JobStatus.FAILED.value,
+            "deliveries": _deliveries(session, job.id),
             "done": done,
         }
     return render(request, caller, "job.html", **context)
@@ -108,6 +111,26 @@ def retry_job(
     return redirect(f"/ops/jobs/{job_id}?done=retried")
 
 
+@router.post("/jobs/{job_id}/webhooks/{delivery_id}/resend")
+def resend_webhook(
+    job_id: str, delivery_id: str, caller: PageCaller, form: FormDep, runtime: RuntimeDep
+) -> RedirectResponse:
+    """Send the notification again now, with the same `webhook-id` and a fresh retry
+    schedule, whatever became of it (delivered, failed, gone or still retrying)."""
+    caller.check_csrf(form)
+    with unit_of_work(runtime.jobs.sessions) as session:
+        resent = webhook_deliveries.resend(session, job_id, delivery_id)
+    log.info("ops.webhook_resend", job_id=job_id, webhook_id=delivery_id, resent=resent)
+    return redirect(f"/ops/jobs/{job_id}?done={'resent' if resent else 'no_delivery'}")
+
+
+def _deliveries(session: Session, job_id: str) -> list[tuple[WebhookDelivery, list[Any]]]:
+    """The job's webhook deliveries, oldest first, each with its attempts."""
+    found = webhook_deliveries.of_job(session, job_id)
+    tried = webhook_attempts.of_deliveries(session, [delivery.id for delivery in found])
+    return [(delivery, list(tried[delivery.id])) for delivery in found]
+
+
 def _fail_unsent(runtime: Runtime, job_id: str) -> None:
     """The job was put back to `queued` but its message never left: fail it again."""
     with unit_of_work(runtime.jobs.sessions) as session:
@@ -117,6 +140,7 @@ def _fail_unsent(runtime: Runtime, job_id: str) -> None:
                 job.error, job.finished_at = NOT_SENT, utcnow()
                 detail = finished_detail(JobStatus.FAILED, NOT_SENT)
                 job_events.record(session, job_id, JobEventName.FINISHED, detail=detail)
+                webhook_deliveries.add_if_enabled(session, job_id)
 
 
 def _job_or_404(job: Job | None) -> Job:

@@ -1,0 +1,1 @@
+"""The portal notified by signed webhooks from the outbox (DESIGN.md, "Notifications")."""
