@@ -29,7 +29,11 @@ from schemas.cells import formula_cell, neutralise
 
 _BLOCK = 1024 * 1024
 _P = r"(?:[\w.-]+:)?"  # a namespace prefix, as some writers put on every element
-_ROW = re.compile(rf"<{_P}row\b([^>]*?)(?:/>|>(.*?)</{_P}row\s*>)", re.S)
+_ROW = re.compile(
+    rf"<{_P}row\b([^>]*?)(?:/>|>([^<]*(?:<(?!/{_P}row\s*>)[^<]*)*)</{_P}row\s*>)"
+)
+"""A row, its content matched as runs of text between tags (far faster than `.*?`)."""
+_PREFIXED_ROW = re.compile(r"<[\w.-]+:row\b")
 _ROW_NUMBER = re.compile(r"""\br\s*=\s*["'](\d+)["']""")
 _CELL = re.compile(
     rf"<{_P}c\b"
@@ -51,6 +55,13 @@ _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _DATE_FORMATS = frozenset((*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)))
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 _LETTERS: dict[str, int] = {}
+_OWN_OPEN = '<c t="inlineStr"><is><t>'
+_OWN_CLOSE = "</t></is></c>"
+_OWN_SEP = _OWN_CLOSE + _OWN_OPEN
+_OWN_EMPTY = _OWN_OPEN + _OWN_CLOSE
+_OWN_QUOTED_START = re.compile(r"<t>['=+\-@\t\r]")
+_QUOTED_STARTS = frozenset("'=+-@\t\r")
+"""First characters `neutralise` may act on (a formula's mark, NUL, is not one)."""
 
 
 class SheetScanner:
@@ -97,7 +108,27 @@ class SheetScanner:
             yield number, self._cells(number, inner) if inner else []
 
     def _cells(self, number: int, inner: str) -> list[str]:
-        cells: list[str] = []
+        texts = _own_cells(inner)
+        if texts is None:
+            texts = self._any_cells(inner)
+            quoted = True
+        else:
+            quoted = _OWN_QUOTED_START.search(inner) is not None
+        while texts and not texts[-1]:
+            texts.pop()
+        if len(texts) > self._limits.max_columns:
+            raise FileRefused(self._too_wide(number, len(texts)))
+        if texts and max(map(len, texts)) > self._limits.max_cell_chars:
+            raise FileRefused(self._cell_too_long(number))
+        if not quoted:
+            return texts
+        return [
+            neutralise(text) if text and text[0] in _QUOTED_STARTS else text for text in texts
+        ]
+
+    def _any_cells(self, inner: str) -> list[str]:
+        """Cells of any shape, each where its reference puts it (else after the one before)."""
+        found: dict[int, str] = {}
         at = 0
         for letters, kind, style, value, inline, other in _CELL.findall(inner):
             at = _column(letters) if letters else at + 1
@@ -109,15 +140,14 @@ class SheetScanner:
                 text = self._value(kind, style, value)
             else:
                 continue
-            if not text:
-                continue
-            if at > len(cells):
-                self._check_width(number, at)
-                cells.extend([""] * (at - len(cells)))
-            if len(text) > self._limits.max_cell_chars:
-                raise FileRefused(self._cell_too_long(number))
-            cells[at - 1] = text if text[0] == "\0" else neutralise(text)
-        return cells
+            if text:
+                found[at] = text
+        if not found:
+            return []
+        texts = [""] * max(found)
+        for at, text in found.items():
+            texts[at - 1] = text
+        return texts
 
     def _value(self, kind: str, style: str, value: str) -> str:
         if kind == "s":
@@ -163,13 +193,12 @@ class SheetScanner:
         except (ValueError, OverflowError):
             return value
 
-    def _check_width(self, number: int, at: int) -> None:
-        if at > self._limits.max_columns:
-            raise FileRefused(
-                f"Row {number:,} has a value in column {column_name(at)}, past the "
-                f"{self._limits.max_columns:,} columns a row may have. Delete the extra "
-                "columns and upload again."
-            )
+    def _too_wide(self, number: int, width: int) -> str:
+        return (
+            f"Row {number:,} has a value in column {column_name(width)}, past the "
+            f"{self._limits.max_columns:,} columns a row may have. Delete the extra "
+            "columns and upload again."
+        )
 
     def _cell_too_long(self, number: int) -> str:
         return (
@@ -178,31 +207,92 @@ class SheetScanner:
         )
 
 
+def _own_cells(inner: str) -> list[str] | None:
+    """The texts of a row as this service's export writes it (inline strings in column
+    order, `<c/>` for an empty cell), None for a row of any other shape: split at the
+    tags, it is this shape exactly when no text is left holding a `<`."""
+    body = inner.replace("<c/>", _OWN_EMPTY)
+    if not (body.startswith(_OWN_OPEN) and body.endswith(_OWN_CLOSE)):
+        return None
+    texts = body[len(_OWN_OPEN) : -len(_OWN_CLOSE)].split(_OWN_SEP)
+    if "<" in "".join(texts):
+        return None
+    if "&" in inner or "_x" in inner:
+        return [_unescaped(text) for text in texts]
+    return texts
+
+
 def _row_elements(part: BinaryIO, most_chars: int) -> Iterator[tuple[str, str]]:
     """`(attributes, inner XML)` of each `<row>`, block by block; a row that would hold more
-    than `most_chars` characters is refused, so memory stays bounded."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    than `most_chars` characters is refused, so memory stays bounded.
+
+    Rows are split at `</row>` (five times faster than matching each); a worksheet whose
+    elements carry a namespace prefix is matched row by row instead."""
     pending = ""
-    while True:
-        block = part.read(_BLOCK)
-        try:
-            pending += decoder.decode(block, final=not block)
-        except UnicodeDecodeError as err:
-            raise FileRefused(
-                "The workbook is damaged: its worksheet is not UTF-8 text. Open it in your "
-                "spreadsheet, save it as Excel Workbook (.xlsx), and upload it again."
-            ) from err
-        end = 0
-        for match in _ROW.finditer(pending):
-            yield match.group(1), match.group(2) or ""
-            end = match.end()
-        pending = pending[end:]
+    split: bool | None = None
+    for text in _decoded(part):
+        pending += text
+        if split is None:
+            split = _PREFIXED_ROW.search(pending) is None
+        rows, pending = _split_rows(pending) if split else _matched_rows(pending)
+        yield from rows
         if len(pending) > most_chars + _BLOCK:
             raise FileRefused(
                 f"The worksheet has a row longer than {most_chars:,} characters, more than a "
                 "row of the most columns and cells an import reads. Delete the extra columns "
                 "and upload again."
             )
+
+
+def _split_rows(text: str) -> tuple[list[tuple[str, str]], str]:
+    """The rows `text` completes, and the rest: each piece before a `</row>` ends with its
+    row's opening and content, after any rows without content (`<row r="9"/>`), as do the
+    pieces after the last `</row>` but one still open."""
+    parts = text.split("</row>")
+    rest = parts.pop()
+    rows: list[tuple[str, str]] = []
+    for piece in parts:
+        start = _last_row_start(piece)
+        if start < 0:
+            continue  # not a row: nothing a spreadsheet writes
+        if start > 0:
+            rows.extend((m.group(1), "") for m in _ROW.finditer(piece, 0, start))
+        close = piece.find(">", start)
+        rows.append((piece[start + 4 : close], piece[close + 1 :]))
+    start = _last_row_start(rest)
+    if start > 0:
+        rows.extend((m.group(1), "") for m in _ROW.finditer(rest, 0, start))
+        rest = rest[start:]
+    return rows, rest
+
+
+def _last_row_start(text: str) -> int:
+    """Where the last `<row` element (not `<rowBreaks`) starts, -1 if none."""
+    start = text.rfind("<row")
+    while start >= 0 and text[start + 4 : start + 5] not in (" ", ">", "/", "\t", "\n", "\r"):
+        start = text.rfind("<row", 0, start)
+    return start
+
+
+def _matched_rows(text: str) -> tuple[list[tuple[str, str]], str]:
+    rows, end = [], 0
+    for match in _ROW.finditer(text):
+        rows.append((match.group(1), match.group(2) or ""))
+        end = match.end()
+    return rows, text[end:]
+
+
+def _decoded(part: BinaryIO) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while True:
+        block = part.read(_BLOCK)
+        try:
+            yield decoder.decode(block, final=not block)
+        except UnicodeDecodeError as err:
+            raise FileRefused(
+                "The workbook is damaged: its worksheet is not UTF-8 text. Open it in your "
+                "spreadsheet, save it as Excel Workbook (.xlsx), and upload it again."
+            ) from err
         if not block:
             return
 
