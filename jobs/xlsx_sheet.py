@@ -112,8 +112,8 @@ class SheetScanner:
         if texts is None:
             texts = self._any_cells(inner)
             quoted = True
-        else:
-            quoted = _OWN_QUOTED_START.search(inner) is not None
+        else:  # an escape may stand for a trigger: `_x000D_` is a carriage return
+            quoted = "_x" in inner or _OWN_QUOTED_START.search(inner) is not None
         while texts and not texts[-1]:
             texts.pop()
         if len(texts) > self._limits.max_columns:
