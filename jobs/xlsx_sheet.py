@@ -113,7 +113,7 @@ class SheetScanner:
             texts = self._any_cells(inner)
             quoted = True
         else:  # an escape may stand for a trigger: `_x000D_` is a carriage return
-            quoted = "_x" in inner or _OWN_QUOTED_START.search(inner) is not None
+            quoted = "_x" in inner or "&#" in inner or bool(_OWN_QUOTED_START.search(inner))
         while texts and not texts[-1]:
             texts.pop()
         if len(texts) > self._limits.max_columns:

@@ -442,3 +442,46 @@ WORKBOOKS: dict[str, Callable[[], bytes]] = {
     "truncated_xlsx": _truncated,
     "csv_named_xlsx": lambda: lines(HEADER, new_student(1), new_student(2)),
 }
+
+
+def _one_long_inline_cell(size: int) -> bytes:
+    """Row 2's First Name an inline string of `size` characters, streamed in."""
+    cells = csv_cells(new_student(1))
+    row = row_xml(2, ["", "", *cells[2:]])
+    start = b'<row r="2"><c r="B2" t="inlineStr"><is><t>'
+    rest = b"</t></is></c>" + row[len(b'<row r="2">') :]
+    sheet = [row_xml(1, csv_cells(HEADER)), start, *_repeat_chunks(b"a", size), rest]
+    return workbook(sheet_of(sheet))
+
+
+def _one_long_shared_string(size: int) -> bytes:
+    cells = csv_cells(new_student(1))
+    row = row_xml(2, ["", "", *cells[2:]]).replace(
+        b'<row r="2">', b'<row r="2"><c r="B2" t="s"><v>0</v></c>'
+    )
+    shared = [
+        DECLARATION + f'<sst xmlns="{MAIN}" count="1" uniqueCount="1"><si><t>'.encode(),
+        *_repeat_chunks(b"a", size),
+        b"</t></si></sst>",
+    ]
+    return workbook(sheet_of([row_xml(1, csv_cells(HEADER)), row]), shared=shared)
+
+
+def _repeat_chunks(byte: bytes, total: int) -> Iterator[bytes]:
+    chunk = byte * MB
+    for start in range(0, total, MB):
+        yield chunk[: min(MB, total - start)]
+
+
+def _plain_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("students.csv", lines(HEADER, new_student(1)))
+    return buffer.getvalue()
+
+
+WORKBOOKS |= {
+    "one_inline_cell_of_fifty_mb": lambda: _one_long_inline_cell(50 * MB),
+    "one_shared_string_of_sixty_mb": lambda: _one_long_shared_string(60 * MB),
+    "plain_zip_named_xlsx": _plain_zip,
+}

@@ -103,6 +103,12 @@ HOSTILE: dict[str, Refused | Imported] = {
         "The file is an OpenDocument spreadsheet (.ods), which import cannot read.", SAVE_AS_XLSX
     ),
     "truncated_xlsx": refused("damaged, so it cannot be read", SAVE_AS_XLSX),
+    "one_inline_cell_of_fifty_mb": refused("The worksheet has a row longer than"),
+    # a 60 KB upload: one text of 60 million characters, held and scanned before any check
+    "one_shared_string_of_sixty_mb": refused("longer than"),
+    "plain_zip_named_xlsx": refused(
+        "The file is a ZIP archive, not a workbook.", "Upload the .xlsx or .csv file itself."
+    ),
     "csv_named_xlsx": Imported({2: CREATED, 3: CREATED}, export={"hostile1": ANN, "hostile2": ANN}),
 }
 
@@ -111,6 +117,7 @@ SLOW = frozenset(
         "shared_strings_over_the_limit",
         "long_shared_strings_unpacking_far_past_the_upload",
         "a_million_empty_formatted_rows_after_the_data",
+        "one_shared_string_of_sixty_mb",
     }
 )
 """Cases that take over half a minute under `tracemalloc`: `make test-slow` runs them."""
