@@ -127,7 +127,7 @@ def _check_stated_format(ctx: JobContext, job: Job, reader: ImportReader) -> Non
             f"upload the {stated.upper()} file, or import this one as {reader.name}."
         )
     if not stated:
-        with ctx.sessions() as session:
+        with unit_of_work(ctx.sessions) as session:
             job_records.record_format(session, job.id, reader.name)
 
 
