@@ -54,7 +54,8 @@ MAX_SHARED_STRINGS = 3_000_000
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _SAVE_AGAIN = "Open it in your spreadsheet, save it as Excel Workbook (.xlsx), and upload it again."
-_DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+_PROLOGUE_ITEM = re.compile(rb"\s*(?:\xef\xbb\xbf)?(?:<\?.*?\?>|<!--.*?-->)", re.S)
+_MOST_PROLOGUE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,15 @@ def _rows(open_file: Opener, sheet: str | None, limits: ImportLimits, found: lis
     with open_file() as raw, _local(raw, limits) as local, _workbook_zip(local) as package:
         workbook = find_sheet(package, sheet)
         found.append(workbook.sheet)
-        shared = shared_strings(package, workbook, limits)
-        scanner = xlsx_sheet.SheetScanner(
-            shared=shared,
-            date_styles=workbook.date_styles,
-            date1904=workbook.date1904,
-            limits=limits,
-        )
-        with _part(package, workbook.sheet, limits) as part:
-            yield from scanner.rows(part)
+        with shared_strings(package, workbook, limits) as shared:
+            scanner = xlsx_sheet.SheetScanner(
+                shared=shared,
+                date_styles=workbook.date_styles,
+                date1904=workbook.date1904,
+                limits=limits,
+            )
+            with _part(package, workbook.sheet, limits) as part:
+                yield from scanner.rows(part)
 
 
 @contextmanager
@@ -286,11 +287,18 @@ def _date_styles(package: zipfile.ZipFile, styles: str | None) -> frozenset[int]
     return frozenset(found)
 
 
-def shared_strings(package: zipfile.ZipFile, workbook: Workbook, limits: ImportLimits) -> list[str]:
+@contextmanager
+def shared_strings(
+    package: zipfile.ZipFile, workbook: Workbook, limits: ImportLimits
+) -> Iterator[xlsx_sheet.Texts]:
     if workbook.shared_strings is None or workbook.shared_strings not in package.namelist():
-        return []
-    with _part(package, workbook.shared_strings, limits) as part:
-        return xlsx_sheet.read_shared_strings(part, MAX_SHARED_STRINGS)
+        yield []
+        return
+    with (
+        _part(package, workbook.shared_strings, limits) as part,
+        xlsx_sheet.read_shared_strings(part, most=MAX_SHARED_STRINGS, limits=limits) as texts,
+    ):
+        yield texts
 
 
 @contextmanager
@@ -305,7 +313,7 @@ def _part(package: zipfile.ZipFile, name: str, limits: ImportLimits) -> Iterator
         )
     try:
         with package.open(info) as stream:
-            _refuse_doctype(stream.read(4096))
+            _refuse_doctype(stream)
         with package.open(info) as stream:
             yield cast(BinaryIO, stream)
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
@@ -331,17 +339,36 @@ def _xml(package: zipfile.ZipFile, name: str) -> ElementTree.Element:
         data = _small(package, name, MAX_SMALL_PART)
     except KeyError as err:
         raise FileRefused(f"The workbook is damaged: {name} is missing. {_SAVE_AGAIN}") from err
-    _refuse_doctype(data[:4096])
+    _refuse_doctype(io.BytesIO(data))
     try:
         return ElementTree.fromstring(data)
     except ElementTree.ParseError as err:
         raise FileRefused(f"The workbook is damaged: {name} is not XML. {_SAVE_AGAIN}") from err
 
 
-def _refuse_doctype(head: bytes) -> None:
-    """A DOCTYPE may only come before the root element, so the start of a part shows it."""
-    if _DOCTYPE.search(head):
-        raise FileRefused(
-            "The workbook holds XML declarations (a DOCTYPE) that spreadsheets never write: "
-            f"it may be damaged or built to harm. {_SAVE_AGAIN}"
-        )
+def _refuse_doctype(stream: IO[bytes]) -> None:
+    """Read a part's prologue (its XML declaration, comments and processing instructions,
+    up to the root element) and refuse a DOCTYPE there, the one place it may stand."""
+    data, at = b"", 0
+    while True:
+        found = _PROLOGUE_ITEM.match(data, at)
+        if found is not None and found.end() < len(data):
+            at = found.end()
+            continue
+        rest = data[at:].lstrip().removeprefix(b"\xef\xbb\xbf")
+        if rest.startswith(b"<!") and not rest.startswith(b"<!-"):
+            raise FileRefused(
+                "The workbook holds XML declarations (a DOCTYPE) that spreadsheets never "
+                f"write: it may be damaged or built to harm. {_SAVE_AGAIN}"
+            )
+        if len(rest) > 1 and rest[0:1] == b"<" and rest[1:2] not in (b"?", b"!"):
+            return  # the root element: no DOCTYPE can follow
+        block = stream.read(64 * 1024)
+        if not block:
+            return
+        data += block
+        if len(data) > _MOST_PROLOGUE:
+            raise FileRefused(
+                "The workbook is damaged: a part starts with more than a megabyte of "
+                f"comments. {_SAVE_AGAIN}"
+            )

