@@ -62,11 +62,11 @@ _LAST_CELL_BYTES = (_CELL_END + "</row>").encode()
 _NEXT_ROW_BYTES = _LAST_CELL_BYTES + _FIRST_CELL_BYTES
 _ODD_RECORDS = re.compile(
     rb"[\x00\x02-\x08\x0b-\x1f]|_x[0-9A-Fa-f]{4}_|\xef\xbf[\xbe\xbf]"
-    rb"|(?:^|[\x01\n])[ \t\n]|[ \t][\x01\n]"
+    rb"|(?:^|[\x01\n])[ \t]|[ \t][\x01\n]"
 )
-"""Records `write_records` cannot turn into XML by replacing bytes: a quoted cell (0x02),
-a control character, an escape's look-alike, U+FFFE/U+FFFF, a cell with spaces at an
-end."""
+"""Records `write_records` cannot turn into XML by replacing bytes: a quoted cell (0x02:
+one holding a line break), a control character, an escape's look-alike, U+FFFE/U+FFFF, a
+cell with a space or tab at an end. (An empty cell, two separators in a row, is not one.)"""
 _UNSAFE = re.compile("[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 _EDGE_SPACE = frozenset(" \t\n")
 
