@@ -96,6 +96,7 @@ class Settings:
     retry_max_backoff_ms: int = 300_000
     worker_poll_ms: int = 100
     export_progress_seconds: float = 1.0
+    import_history_days: int = 90
 
     def __post_init__(self) -> None:
         """Wrap the secrets, for settings from `from_env`, from a test or from `replace`."""
@@ -142,6 +143,7 @@ class Settings:
             retry_max_backoff_ms=_positive_int(env, "ROSTERJOBS_RETRY_MAX_BACKOFF_MS", 300_000),
             worker_poll_ms=_positive_int(env, "ROSTERJOBS_WORKER_POLL_MS", 100),
             export_progress_seconds=_seconds(env, "ROSTERJOBS_EXPORT_PROGRESS_SECONDS", 1.0),
+            import_history_days=_positive_int(env, "ROSTERJOBS_IMPORT_HISTORY_DAYS", 90),
         )
 
 
