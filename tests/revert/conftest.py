@@ -22,3 +22,16 @@ def roster(sessions: sessionmaker[Session]) -> SmallDistrict:
 def ctx(sessions: sessionmaker[Session], tmp_path: Path) -> JobContext:
     """Batches of two, so every test crosses batch boundaries."""
     return JobContext(sessions=sessions, store=FolderStore(tmp_path / "objects"), batch_rows=2)
+
+
+# The HTTP API's fixtures (the app on the test's database, the in-process broker)
+from tests.api.conftest import (  # noqa: E402
+    api_broker,
+    api_settings,
+    client,
+    other_roster,
+    runtime,
+    store,
+)
+
+__all__ = ["api_broker", "api_settings", "client", "other_roster", "runtime", "store"]

@@ -21,7 +21,7 @@ from tests.revert.helpers import (
 )
 
 
-def _edited_students(ctx: JobContext, roster: SmallDistrict) -> str:
+def edited_students(ctx: JobContext, roster: SmallDistrict) -> str:
     """The students' export as a teacher edits it: names, a grade, schools and classes,
     product settings, a password, and two new students."""
     header, rows = rows_of(exports(ctx, roster)["students"])
@@ -59,7 +59,7 @@ def test_a_reverted_import_leaves_all_three_exports_byte_identical_to_before(
 ) -> None:
     # given an import that updates, creates, moves schools and classes, and sets passwords
     before, hashes = exports(ctx, roster), password_hashes(ctx)
-    imported = run_import_of(ctx, roster, _edited_students(ctx, roster))
+    imported = run_import_of(ctx, roster, edited_students(ctx, roster))
     assert imported.job.counts["created"] == 1 and imported.job.counts["updated"] == 2
     assert exports(ctx, roster) != before
 
@@ -108,7 +108,7 @@ def test_values_changed_since_the_import_are_conflicts_named_and_the_rest_goes_b
 ) -> None:
     # given an import, then an educator's hand edits of two of its students (another import)
     before = exports(ctx, roster)
-    imported = run_import_of(ctx, roster, _edited_students(ctx, roster))
+    imported = run_import_of(ctx, roster, edited_students(ctx, roster))
     header, rows = rows_of(exports(ctx, roster)["students"])
     col = {name: i for i, name in enumerate(header)}
     by_name = {row[col["Username"]]: row for row in rows}
@@ -146,7 +146,7 @@ def test_a_dry_run_revert_reports_the_same_counts_and_changes_nothing(
     ctx: JobContext, roster: SmallDistrict
 ) -> None:
     # given
-    imported = run_import_of(ctx, roster, _edited_students(ctx, roster))
+    imported = run_import_of(ctx, roster, edited_students(ctx, roster))
     after_import = exports(ctx, roster)
 
     # when
@@ -164,7 +164,7 @@ def test_a_revert_writes_its_own_change_history_and_cannot_itself_be_reverted(
     ctx: JobContext, roster: SmallDistrict
 ) -> None:
     # given
-    imported = run_import_of(ctx, roster, _edited_students(ctx, roster))
+    imported = run_import_of(ctx, roster, edited_students(ctx, roster))
     job, _ = revert(ctx, imported.job.id, roster.district_admin.username)
 
     # then
@@ -220,7 +220,7 @@ def test_a_dry_run_or_an_export_cannot_be_reverted(
 ) -> None:
     # given
     if make == "dry_run":
-        job_id = run_import_of(ctx, roster, _edited_students(ctx, roster), dry_run=True).job.id
+        job_id = run_import_of(ctx, roster, edited_students(ctx, roster), dry_run=True).job.id
     else:
         from jobs.requests import ExportRequest, submit_export
         from storage.db import unit_of_work
