@@ -58,6 +58,7 @@ def commit_dry_run(
     status_code=202,
     tags=["jobs"],
     summary="Revert a finished import from its change history",
+    responses=responses(400),
 )
 def revert_import(
     job_id: str,

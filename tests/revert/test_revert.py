@@ -3,18 +3,24 @@ what is deleted, what is a conflict, and what is refused."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+import jobs.revert
 from jobs.errors import JobConflict
-from jobs.lifecycle import JobContext
-from storage.models import ImportChange
+from jobs.lifecycle import JobContext, run_job
+from jobs.revert import run_revert
+from storage.models import ImportChange, Job
 from tests.factories import SmallDistrict
 from tests.importing import run_import_of
 from tests.revert.helpers import (
     as_csv,
     ask_revert,
     exports,
+    finished_revert,
     password_hashes,
     revert,
     rows_of,
@@ -234,3 +240,39 @@ def test_a_dry_run_or_an_export_cannot_be_reverted(
     # when / then
     with pytest.raises(JobConflict, match=reason):
         ask_revert(ctx, job_id, roster.district_admin.username)
+
+
+def test_a_cancelled_revert_leaves_what_it_reverted_reported_and_the_rest_as_imported(
+    ctx: JobContext, roster: SmallDistrict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a revert whose user cancels while its first batch (two records) is written
+    before = exports(ctx, roster)
+    imported = run_import_of(ctx, roster, edited_students(ctx, roster))
+    after_import = exports(ctx, roster)
+    job_id = ask_revert(ctx, imported.job.id, roster.district_admin.username)
+    real = jobs.revert.apply_batch
+
+    def cancel_during_first(session: Session, *args: Any, **kwargs: Any) -> None:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.cancel_requested = True
+        real(session, *args, **kwargs)
+
+    monkeypatch.setattr(jobs.revert, "apply_batch", cancel_during_first)
+
+    # when
+    run_job(ctx, job_id, run_revert)
+    job, results = finished_revert(ctx, job_id)
+
+    # then the first two records are back and reported, the new student is still there
+    assert job.status == "cancelled"
+    assert job.counts == {"reverted": 2, "conflicts": 0, "failed": 0, "not_processed": 1}
+    assert [row["Result"] for row in results] == ["reverted", "reverted"]
+    _, now = rows_of(exports(ctx, roster)["students"])
+    _, was = rows_of(before["students"])
+    _, imported_rows = rows_of(after_import["students"])
+    assert now[:-1] == was and now[-1] == imported_rows[-1]
+    # and a new revert finishes the work
+    finishing, _ = revert(ctx, imported.job.id, roster.district_admin.username)
+    assert finishing.counts == {"reverted": 3, "conflicts": 0, "failed": 0}
+    assert exports(ctx, roster) == before
