@@ -108,8 +108,8 @@ def _revert_batches(ctx: JobContext, plan: RevertPlan, *, checkpoint: int) -> No
 
 
 def decide_batch(session: Session, plan: RevertPlan, ids: list[int]) -> list[RecordRevert]:
-    changes = revert_history.changes_of(session, plan.source_id, ids)
-    created = revert_history.created_by(session, plan.source_id, ids)
+    changes = revert_history.changes_of(session, plan.source_id, ids[0], ids[-1])
+    created = revert_history.created_by(session, plan.source_id, ids[0], ids[-1])
     records: dict[int, RecordRevert] = {}
     for change in changes:
         record = records.get(change.record_id)

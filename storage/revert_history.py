@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from schemas.jobs import JobKind
 from storage import roster_writes
+from storage.listing import among
 from storage.models import Base, ImportChange, ImportRowResult, Job, Student, utcnow
 
 
@@ -55,10 +56,9 @@ def next_records(session: Session, job_id: str, *, after: int, limit: int) -> li
     return list(session.scalars(statement))
 
 
-def changes_of(session: Session, job_id: str, record_ids: Collection[int]) -> list[RecordedChange]:
-    """The import's changes to `record_ids`, in the order it recorded them."""
-    if not record_ids:
-        return []
+def changes_of(session: Session, job_id: str, first: int, last: int) -> list[RecordedChange]:
+    """The import's changes to the records `first` to `last` (a batch of `next_records`: a
+    range, not a list of a thousand ids to send), in the order it recorded them."""
     statement = (
         select(
             ImportChange.record_id,
@@ -69,19 +69,17 @@ def changes_of(session: Session, job_id: str, record_ids: Collection[int]) -> li
             ImportChange.old_hash,
             ImportChange.new_hash,
         )
-        .where(ImportChange.job_id == job_id, ImportChange.record_id.in_(sorted(record_ids)))
+        .where(ImportChange.job_id == job_id, ImportChange.record_id.between(first, last))
         .order_by(ImportChange.record_id, ImportChange.id)
     )
     return [RecordedChange(*row) for row in session.execute(statement)]
 
 
-def created_by(session: Session, job_id: str, record_ids: Collection[int]) -> set[int]:
-    """Which of `record_ids` the import created."""
-    if not record_ids:
-        return set()
+def created_by(session: Session, job_id: str, first: int, last: int) -> set[int]:
+    """Which of the records `first` to `last` the import created."""
     statement = select(ImportRowResult.record_id).where(
         ImportRowResult.job_id == job_id,
-        ImportRowResult.record_id.in_(sorted(record_ids)),
+        ImportRowResult.record_id.between(first, last),
         ImportRowResult.outcome == "created",
     )
     return {record_id for record_id in session.scalars(statement) if record_id is not None}
@@ -91,7 +89,7 @@ def password_hashes(session: Session, record_ids: Collection[int]) -> dict[int, 
     """The students' stored password hashes."""
     if not record_ids:
         return {}
-    statement = select(Student.id, Student.password_hash).where(Student.id.in_(sorted(record_ids)))
+    statement = select(Student.id, Student.password_hash).where(among(Student.id, record_ids))
     return {record_id: hashed for record_id, hashed in session.execute(statement)}
 
 
