@@ -276,3 +276,38 @@ def test_a_cancelled_revert_leaves_what_it_reverted_reported_and_the_rest_as_imp
     finishing, _ = revert(ctx, imported.job.id, roster.district_admin.username)
     assert finishing.counts == {"reverted": 3, "conflicts": 0, "failed": 0}
     assert exports(ctx, roster) == before
+
+
+def test_an_educators_import_reverted_leaves_all_three_exports_byte_identical_to_before(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given an educators import: a name, a type, schools and classes changed, one created
+    before = exports(ctx, roster)
+    header, rows = rows_of(before["educators"])
+    col = {name: i for i, name in enumerate(header)}
+    by_name = {row[col["Username"]]: row for row in rows}
+    teacher = by_name[roster.teacher.username]
+    teacher[col["Last Name"]] = "Renamed"
+    teacher[col["Organizations"]] = "North Elementary;South Middle"
+    teacher[col["Classes/Groups"]] = "Grade 7 - Muñoz"
+    other = by_name[roster.other_teacher.username]
+    other[col["Educator Type"]] = "Admin"
+    new = ["" for _ in header]
+    for name, value in {
+        "First Name": "Lee",
+        "Last Name": "Park",
+        "Username": f"lee.park@{roster.district.id}.example.org",
+        "Educator Type": "Teacher",
+        "Organizations": "South Middle",
+        "Classes/Groups": "Grade 3 - O'Brien",
+    }.items():
+        new[col[name]] = value
+    imported = run_import_of(ctx, roster, as_csv(header, [*rows, new]), entity="educators")
+    assert imported.job.counts["created"] == 1 and imported.job.counts["updated"] == 2
+
+    # when
+    job, _ = revert(ctx, imported.job.id, roster.district_admin.username)
+
+    # then
+    assert job.counts == {"reverted": 3, "conflicts": 0, "failed": 0}
+    assert exports(ctx, roster) == before
