@@ -47,7 +47,7 @@ def test_a_revert_killed_mid_batch_ends_as_if_it_had_never_stopped(
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_a_100000_record_revert_killed_mid_batch_ends_as_if_it_had_never_stopped(
+def test_the_revert_of_a_100000_row_import_killed_mid_batch_ends_as_if_it_never_stopped(
     postgres_url: str, twin_postgres_url: str, tmp_path: Path, redis_namespace: str
 ) -> None:
     _killed_and_compared(
