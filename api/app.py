@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import health, metrics
 from api.errors import install_handlers
 from api.links import LinkSigner
-from api.routes import columns, files, jobs, ops, submit
+from api.routes import columns, files, follow_ups, jobs, ops, submit
 from worker.commands import api_runtime
 from worker.runtime import Runtime, ensure_embedded_worker
 
@@ -60,7 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.signer = LinkSigner(runtime.settings.secret_key, runtime.settings.link_ttl)
     install_handlers(app)
     app.add_middleware(RequestLog)
-    for module in (submit, jobs, columns, files):
+    for module in (submit, jobs, follow_ups, columns, files):
         app.include_router(module.router)
     ops.install(app)
     app.include_router(health.router)

@@ -20,42 +20,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import field_errors, not_found, refused
-from schemas.scope import Role, Scope
-from storage.models import Educator, EducatorSchool, Job
+from schemas.scope import Scope
+from storage.job_reach import visible_to
+from storage.models import Job
 
 JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def visible_to(scope: Scope) -> ColumnElement[bool]:
-    """The jobs `scope` may see, as a condition on `Job`."""
-    in_district = Job.district_id == scope.district_id
-    mine = Job.requested_by_id == scope.educator_id
-    if scope.role is Role.DISTRICT_ADMIN:
-        return in_district
-    if scope.role is Role.TEACHER:
-        return and_(in_district, mine)
-    return and_(in_district, or_(mine, _teacher_only_in(scope.school_ids)))
-
-
-def _teacher_only_in(school_ids: frozenset[int]) -> ColumnElement[bool]:
-    if not school_ids:
-        return false()
-    is_teacher = exists().where(
-        Educator.id == Job.requested_by_id, Educator.educator_type == "Teacher"
-    )
-    inside = exists().where(
-        EducatorSchool.educator_id == Job.requested_by_id,
-        EducatorSchool.school_id.in_(school_ids),
-    )
-    outside = exists().where(
-        EducatorSchool.educator_id == Job.requested_by_id,
-        EducatorSchool.school_id.not_in(school_ids),
-    )
-    return and_(is_teacher, inside, ~outside)
 
 
 def job_for(session: Session, scope: Scope, job_id: str, *, lock: bool = False) -> Job:

@@ -97,6 +97,12 @@ class ImportBody(Body):
     )
 
 
+class RevertBody(Body):
+    dry_run: StrictBool = Field(
+        default=False, description="Report what the revert would do, change nothing."
+    )
+
+
 class Progress(BaseModel):
     total: int | None = Field(description="Rows to process, once known.")
     processed: int
@@ -119,7 +125,8 @@ class JobOut(BaseModel):
     )
     progress: Progress
     counts: dict[str, int] = Field(
-        description="Imports: created, updated, unchanged, failed; exports: rows."
+        description="Imports: created, updated, unchanged, failed; exports: rows; "
+        "reverts: reverted, conflicts, failed."
     )
     warnings: dict[str, Any]
     result_url: str | None = Field(
@@ -131,6 +138,16 @@ class JobOut(BaseModel):
     )
     error: str | None = Field(description="Why the job failed, in words a teacher can act on.")
     attempts: int
+    source_job_id: str | None = Field(
+        default=None,
+        description="A commit: the dry run it applies; a revert: the import it undoes.",
+    )
+    committed_by_job_id: str | None = Field(
+        default=None, description="A dry run: the import that committed it, if any."
+    )
+    reverted_by_job_id: str | None = Field(
+        default=None, description="An import: the revert that undoes it, if any."
+    )
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None

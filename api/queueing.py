@@ -47,8 +47,14 @@ def send_import(runtime: Runtime, job_id: str) -> None:
 
 def send_export(runtime: Runtime, job_id: str) -> None:
     """Send a queued export's message; on a broker fault, fail the job + 503."""
+    send_or_fail(runtime, EXPORT.actor_name, job_id)
+
+
+def send_or_fail(runtime: Runtime, actor_name: str, job_id: str) -> None:
+    """Send a queued job's message; on a broker fault, fail the job + 503 (an export, a
+    commit or a revert: the portal asks again, and a failed one blocks no other)."""
     try:
-        send_job(runtime, EXPORT.actor_name, job_id)
+        send_job(runtime, actor_name, job_id)
     except Exception as err:
         log.error("api.enqueue_failed", job_id=job_id, error=type(err).__name__)
         with unit_of_work(runtime.jobs.sessions) as session:

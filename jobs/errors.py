@@ -37,6 +37,15 @@ class RequestRefused(PermanentJobError):
         self.field = field
 
 
+class JobConflict(PermanentJobError):
+    """The job is not in a state that allows this.
+
+    A commit of anything but a finished dry run, a revert of anything but a finished
+    import that still has its history (`jobs.commit`, `jobs.revert_requests`): the API
+    answers 409, the CLI one line.
+    """
+
+
 class TransientJobError(JobError):
     """A service the job needs did not answer; the job will be tried again."""
 

@@ -187,6 +187,8 @@ _CHANGE_COLUMNS = (
     "column",
     "old_value",
     "new_value",
+    "old_hash",
+    "new_hash",
 )
 _RESULT_COLUMNS = (
     "job_id",
@@ -202,7 +204,8 @@ _OUTCOME_VALUE = {outcome: outcome.value for outcome in RowOutcome}
 
 def _change_rows(plan: ImportPlan, write: RecordWrite, entity: str) -> list[tuple[Any, ...]]:
     """The audit rows of one written record (`_CHANGE_COLUMNS`): every value it changed (a
-    created record: every value it set), the password only as "(changed)"."""
+    created record: every value it set), the password only as "(changed)", its hashes (the
+    replaced one and the new one) apart, for a revert."""
     decision = write.decision
     if decision.outcome is RowOutcome.CREATED:
         changes = {attr: (None, value) for attr, value in decision.draft.values.items()}
@@ -220,9 +223,16 @@ def _change_rows(plan: ImportPlan, write: RecordWrite, entity: str) -> list[tupl
             _header(plan, attr),
             _shown(plan, attr, old),
             "(changed)" if attr == "password" else _shown(plan, attr, new),
+            *_hashes(write, attr, old),
         )
         for attr, (old, new) in changes.items()
     ]
+
+
+def _hashes(write: RecordWrite, attr: str, old: Any) -> tuple[str | None, str | None]:
+    if attr != "password":
+        return None, None
+    return old, write.scalars.get("password_hash")
 
 
 def _header(plan: ImportPlan, attr: str) -> str:

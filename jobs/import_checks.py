@@ -483,6 +483,8 @@ def _same_passwords(
         return {}
     statement = select(Student.id, Student.password_hash).where(Student.id.in_(ids))
     hashes = {record_id: hashed for record_id, hashed in session.execute(statement)}
+    for decision in asking:  # kept with the change, for a revert (`ImportChange.old_hash`)
+        (decision.stored or {})["password_hash"] = hashes.get(decision.draft.record_id or 0)
     pairs = [(d.draft.password or "", hashes.get(d.draft.record_id or 0)) for d in asking]
     return {d.draft.row: same for d, same in zip(asking, verify(pairs), strict=True)}
 
@@ -529,7 +531,7 @@ def _diff(plan: ImportPlan, decision: Decision, same_password: dict[int, bool]) 
         if not _same(attr, old, new):
             decision.changes[attr] = (old, new)
     if draft.password and not same_password.get(draft.row, False):
-        decision.changes["password"] = (None, None)
+        decision.changes["password"] = (stored.get("password_hash"), None)
     decision.outcome = RowOutcome.UPDATED if decision.changes else RowOutcome.UNCHANGED
 
 

@@ -37,6 +37,7 @@ from typing import BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jobs.commit import commit_warnings
 from jobs.csv_in import FileSurvey, Opener
 from jobs.errors import FileRefused, JobCancelled
 from jobs.formats import ImportReader, described, reader_for
@@ -245,6 +246,7 @@ def _report(
                 table=done.reader.reports,
             )
         counts = count_outcomes(_outcome_counts(session, job.id))
+        warnings = done.warnings | commit_warnings(session, job)
     if cancelled:
         counts["not_processed"] = survey.rows - sum(counts.values())
         status = JobStatus.CANCELLED
@@ -255,7 +257,7 @@ def _report(
         counts=counts,
         result_key=written.result_key,
         error_report_key=written.errors_key,
-        warnings=done.warnings,
+        warnings=warnings,
     )
 
 

@@ -92,6 +92,9 @@ class JobContext:
     send: JobSender = no_broker
     """`send(kind, job_id, delay_ms=0)`: the one way a job's message is put on the broker
     (`jobs.messages`); a deferred or handed-back job's message goes through it."""
+    import_history_days: int = 90
+    """How long an import's row results and change history are kept after it finished
+    (`ROSTERJOBS_IMPORT_HISTORY_DAYS`): a revert of an older import is refused."""
 
 
 @dataclass(frozen=True)

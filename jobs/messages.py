@@ -28,7 +28,10 @@ class Route:
 
 EXPORT = Route(JobKind.EXPORT.value, "export_roster", "exports")
 IMPORT = Route(JobKind.IMPORT.value, "import_roster", "imports")
-ROUTES: dict[str, Route] = {route.kind: route for route in (EXPORT, IMPORT)}
+REVERT = Route(JobKind.REVERT.value, "revert_import", "imports")
+"""A revert writes the roster as an import does, so it waits in the imports' queue (a
+worker serving imports serves reverts, with no queue to add to its `--queues`)."""
+ROUTES: dict[str, Route] = {route.kind: route for route in (EXPORT, IMPORT, REVERT)}
 ACTORS: dict[str, str] = {kind: route.actor_name for kind, route in ROUTES.items()}
 """Kind → actor name."""
 ACTOR_NAMES = frozenset(ACTORS.values())

@@ -27,6 +27,13 @@ second delivery is skipped by `claim` (finished, or running with a fresh heartbe
 
 Both take `send(actor_name, job_id)`; a worker passes its job context's sender
 (`jobs.messages.by_actor_name(ctx.send)`), so the reaper's messages go the way all others do.
+
+The reaper also bounds the history imports leave (`prune_old_history`): the row results and
+change history of imports, dry runs and reverts that finished more than
+`ROSTERJOBS_IMPORT_HISTORY_DAYS` ago are deleted, in short transactions of a few hundred
+rows, so that it never holds long locks on the tables imports write. The jobs keep their
+counts and files; once empty, a job is marked `history_pruned_at`, and a revert of it is
+refused with that reason.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from jobs import messages
 from jobs.lifecycle import finished_detail
 from jobs.messages import ActorSend, route
 from schemas.jobs import JobStatus
-from storage import job_events, webhook_deliveries, workers
+from storage import job_events, revert_history, webhook_deliveries, workers
 from storage.db import unit_of_work
 from storage.job_events import JobEventName
 from storage.models import Job, utcnow
@@ -265,3 +272,37 @@ def _waiting(resend_after_s: int) -> ColumnElement[bool]:
         or_(Job.queued_at.is_(None), Job.queued_at < cutoff),
         or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff),
     )
+
+
+HISTORY_PRUNE_ROWS = 500
+"""Rows deleted per table and transaction: a short lock, whatever the import's size."""
+HISTORY_PRUNE_BATCHES = 40
+"""Transactions per reaper run: the rest waits for the next run."""
+
+
+def prune_old_history(
+    sessions: sessionmaker[Session],
+    *,
+    history_days: int,
+    rows: int = HISTORY_PRUNE_ROWS,
+    max_batches: int = HISTORY_PRUNE_BATCHES,
+) -> int:
+    """Delete the row results and change history of imports finished more than
+    `history_days` ago, in at most `max_batches` transactions of at most `rows` rows per
+    table; answers how many rows went."""
+    cutoff = utcnow() - dt.timedelta(days=history_days)
+    with unit_of_work(sessions) as session:
+        job_ids = revert_history.imports_to_prune(
+            session, finished_before=cutoff, limit=max_batches
+        )
+    deleted, batches = 0, 0
+    for job_id in job_ids:
+        gone = -1
+        while gone != 0 and batches < max_batches:
+            with unit_of_work(sessions) as session:
+                gone = revert_history.prune_some(session, job_id, rows=rows)
+            deleted += gone
+            batches += 1
+    if deleted:
+        log.info("history.pruned", rows=deleted, older_than_days=history_days)
+    return deleted

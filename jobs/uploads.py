@@ -63,7 +63,10 @@ def _created(record: object) -> UploadEvent | None:
 
 def import_for_key(session: Session, key: str) -> Job | None:
     """The import whose upload lands at `key` (a key relative to the store)."""
-    statement = select(Job).where(Job.input_key == key, Job.kind == JobKind.IMPORT.value)
+    # a commit shares its dry run's upload, and never waits for one
+    statement = select(Job).where(
+        Job.input_key == key, Job.kind == JobKind.IMPORT.value, Job.source_job_id.is_(None)
+    )
     return session.scalars(statement).first()
 
 

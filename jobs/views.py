@@ -43,6 +43,9 @@ def job_object(
         "error_report_url": _link(link, job.error_report_key, output_name(job, "errors")),
         "error": job.error,
         "attempts": job.attempts,
+        "source_job_id": job.source_job_id,
+        "committed_by_job_id": job.committed_by_job_id,
+        "reverted_by_job_id": job.reverted_by_job_id,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
@@ -52,10 +55,12 @@ def job_object(
 def output_name(job: Job, which: str) -> str:
     """The attachment filename of an output, without its extension (the object's key has
     it): `students-2026-11-28` for an export, `students-import-errors-2026-11-28` for an
-    import's errors file."""
+    import's errors file, `students-revert-result-2026-11-28` for a revert's result file."""
     day = f"{job.created_at:%Y-%m-%d}"
     if job.kind == "export":
         return f"{job.entity}-{day}"
+    if job.kind == "revert":
+        return f"{job.entity}-revert-{which}-{day}"
     return f"{job.entity}-import-{which}-{day}"
 
 

@@ -33,3 +33,5 @@ FINISHED = frozenset(
 class JobKind(Enum):
     EXPORT = "export"
     IMPORT = "import"
+    REVERT = "revert"
+    """Undoes an import from its change history (`jobs.revert`)."""

@@ -68,6 +68,7 @@ TARGETS = (
     ("import_100k_rows_per_s", ">=", 30_000),
     ("import_100k_ratio_vs_copy_update", "<=", 3),
     ("import_100k_peak_rss_mb", "<", 200),
+    ("revert_100k_ratio_vs_import", "<=", 1),
     ("enqueue_to_start_p50_ms", "<", 50),
 )
 
@@ -149,7 +150,13 @@ def queue(url: str, redis_url: str) -> dict[str, Any]:
 
 
 def updates(url: str, _redis_url: str) -> dict[str, Any]:
-    return imports_of_updates(url, "import_100k")
+    """The update import, then its revert (undo must not be slower than do)."""
+    results = imports_of_updates(url, "import_100k")
+    results |= prefixed("revert_100k", run_child(url, "revert", DISTRICTS["100k"][0]))
+    results["revert_100k_ratio_vs_import"] = round(
+        results["revert_100k_s"] / results["import_100k_s"], 2
+    )
+    return results
 
 
 def xlsx(url: str, _redis_url: str) -> dict[str, Any]:
@@ -269,6 +276,7 @@ ROWS = (
     ("export, 100,000 students, to S3 (moto server)", "export_100k_s3", None),
     ("import, 100,000 updates, 10 % refused", "import_100k", "ratio_vs_copy_update"),
     ("the same import as a dry run", "import_100k_dry_run", None),
+    ("the same import reverted (records)", "revert_100k", None),
     ("import, 100,000 new educators (creates)", "import_100k_creates", None),
     ("import, 2,000 new students with passwords", "import_2k_passwords", None),
     ("SQLite: export, 100,000 students", "sqlite_export_100k", None),
@@ -351,6 +359,7 @@ def child(argv: list[str]) -> int:
         "export_s3": child_export_s3,
         "prepare_updates": child_prepare_updates,
         "import": child_import,
+        "revert": child_revert,
         "creates": child_creates,
         "passwords": child_passwords,
         "queue": child_queue,
@@ -670,6 +679,43 @@ def child_import(url: str, name: str, source: str, mode: str) -> dict[str, Any]:
             "ratio_vs_copy_update_records": round(result["s"] / recorded, 2),
         }
     return result
+
+
+def child_revert(url: str, name: str) -> dict[str, Any]:
+    """The revert of the district's latest real import (the update file's), timed as a
+    worker runs it; its rate counts the records it put back."""
+    from sqlalchemy import select
+
+    from jobs.commit import requester_of, source_job
+    from jobs.lifecycle import run_job
+    from jobs.revert import run_revert
+    from jobs.revert_requests import submit_revert
+    from storage.db import unit_of_work
+    from storage.models import Job
+
+    ctx = context(url)
+    district, admin = admin_of(ctx, name)
+    with unit_of_work(ctx.sessions) as session:
+        latest = session.scalars(
+            select(Job.id)
+            .where(Job.district_id == int(district), Job.kind == "import", ~Job.dry_run)
+            .order_by(Job.finished_at.desc())
+            .limit(1)
+        ).one()
+        source = source_job(session, latest)
+        job_id = submit_revert(
+            session, source, requester_of(session, source, admin), dry_run=False
+        ).id
+    with cpu_meter(ctx) as cpu:
+        started = time.perf_counter()
+        run_job(ctx, job_id, run_revert)
+        seconds = time.perf_counter() - started
+    with ctx.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.status.startswith("completed"), job and job.error
+        counts = dict(job.counts)
+    rows = sum(counts.values())
+    return {"s": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds)} | cpu
 
 
 def copy_update_baseline(ctx: Any, valid_rows: Path, *, records_of: str | None = None) -> float:

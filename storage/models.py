@@ -221,6 +221,8 @@ class Job(Base):
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_input_key", "input_key"),
         Index("ix_jobs_created_id", "created_at", "id"),
+        Index("ix_jobs_source_job_id", "source_job_id"),
+        Index("ix_jobs_history_kept", "kind", "history_pruned_at", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_job_id)
@@ -248,6 +250,15 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column()
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column()
     finished_at: Mapped[dt.datetime | None] = mapped_column()
+    # verify, commit, revert (`jobs.follow_ups`)
+    source_job_id: Mapped[str | None] = mapped_column(String(36))
+    """The dry run a commit applies, or the import a revert undoes."""
+    committed_by_job_id: Mapped[str | None] = mapped_column(String(36))
+    """A dry run: the import that applies it (`POST /v1/imports/{id}/commit`)."""
+    reverted_by_job_id: Mapped[str | None] = mapped_column(String(36))
+    """An import: the (real) revert that undoes it."""
+    history_pruned_at: Mapped[dt.datetime | None] = mapped_column()
+    """When the reaper pruned the import's row results and change history."""
 
 
 class ImportRowResult(Base):
@@ -278,7 +289,9 @@ class ImportRowResult(Base):
 class ImportChange(Base):
     """One value an import changed, kept so what an import did can be audited and undone.
 
-    Passwords are recorded as changed, never with a value or a hash.
+    Passwords are recorded as changed (`new_value` "(changed)"), never with a value; the
+    hash the import replaced and the one it wrote are kept in `old_hash` and `new_hash`,
+    which nothing shows, so that a revert can put the old one back (`jobs.revert`).
     """
 
     __tablename__ = "import_changes"
@@ -292,6 +305,8 @@ class ImportChange(Base):
     column: Mapped[str] = mapped_column(String(200))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+    old_hash: Mapped[str | None] = mapped_column(String(200))
+    new_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class WorkerProcess(Base):

@@ -12,7 +12,8 @@ import dramatiq
 from jobs.export import run_export
 from jobs.imports import run_import
 from jobs.lifecycle import run_job
-from jobs.messages import EXPORT, IMPORT
+from jobs.messages import EXPORT, IMPORT, REVERT
+from jobs.revert import run_revert
 from worker.context import current
 
 EXPORTS = EXPORT.queue
@@ -29,3 +30,9 @@ def export_roster(job_id: str) -> None:
 def import_roster(job_id: str) -> None:
     """Import an uploaded CSV into the roster (see `jobs.imports`)."""
     run_job(current(), job_id, run_import)
+
+
+@dramatiq.actor(queue_name=REVERT.queue, actor_name=REVERT.actor_name)
+def revert_import(job_id: str) -> None:
+    """Revert an import from its change history (see `jobs.revert`)."""
+    run_job(current(), job_id, run_revert)

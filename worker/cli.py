@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from jobs.formats import READERS, TABLES
 from schemas.jobs import JobKind, JobStatus
-from worker import commands
+from worker import commands, follow_ups
 from worker.settings import SettingsError
 
 ENTITIES = ("students", "educators", "classes")
@@ -215,6 +215,25 @@ def _jobs(sub: Subcommands) -> None:
         action.add_argument("job_id", metavar="ID", help="the job's id")
         action.add_argument("--json", action="store_true", help="print the job object as JSON")
         action.set_defaults(run=run)
+    _follow_ups(jobs_sub)
+
+
+def _follow_ups(jobs_sub: Subcommands) -> None:
+    """`jobs commit` and `jobs revert`: a new job made from a finished one."""
+    commit = _command(jobs_sub, "commit", "apply a finished dry run's upload for real")
+    revert = _command(jobs_sub, "revert", "undo a finished import from its change history")
+    for action, whose in ((commit, "the dry run's id"), (revert, "the import's id")):
+        action.add_argument("job_id", metavar="ID", help=whose)
+        action.add_argument(
+            "--as", dest="username", required=True, metavar="USERNAME", help="requesting educator"
+        )
+        action.add_argument("--wait", action="store_true", help="wait, with a progress bar")
+        action.add_argument("--json", action="store_true", help="print the job object as JSON")
+    revert.add_argument(
+        "--dry-run", action="store_true", help="report what the revert would do, change nothing"
+    )
+    commit.set_defaults(run=follow_ups.jobs_commit)
+    revert.set_defaults(run=follow_ups.jobs_revert)
 
 
 def _worker(sub: Subcommands) -> None:

@@ -346,8 +346,10 @@ def _print_job(rt: Runtime, job: Job, *, as_json: bool) -> None:
     for name, warning in (job.warnings or {}).items():
         shown = ", ".join(warning) if isinstance(warning, list) else warning
         print(f"  warning ({name.replace('_', ' ')}): {shown}")
+    if job.source_job_id:
+        print(f"  {'reverts' if job.kind == 'revert' else 'commits'}: job {job.source_job_id}")
     labels = (("download", "result_url"), ("errors file", "error_report_url"))
-    if job.kind == "import":
+    if job.kind in ("import", "revert"):
         labels = (("result file", "result_url"), ("errors file", "error_report_url"))
     for label, key in labels:
         if view[key]:

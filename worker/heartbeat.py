@@ -42,6 +42,7 @@ from jobs.messages import ACTOR_NAMES, by_actor_name
 from jobs.reaper import (
     RESEND_QUEUED_AFTER_SECONDS,
     STALE_AFTER_SECONDS,
+    prune_old_history,
     reap_stuck_jobs,
     resend_lost_messages,
 )
@@ -184,6 +185,7 @@ class _Beats(threading.Thread):
             log.warning("worker.reaped", worker_id=self.worker_id, job_ids=reaped)
         with unit_of_work(jobs.sessions) as session:
             workers.prune(session, older_than_s=FORGET_AFTER_SECONDS)
+        prune_old_history(jobs.sessions, history_days=jobs.import_history_days)
 
     # Marking the row stopped is a courtesy to the dashboard: a row that misses it goes
     # stale like a crashed worker's. So failing at shutdown (often at interpreter exit,

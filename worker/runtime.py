@@ -249,6 +249,7 @@ def job_context(
         stop=stop or WorkerStop(),
         district_max_running=settings.district_max_running,
         send=send,
+        import_history_days=settings.import_history_days,
     )
 
 

@@ -108,6 +108,7 @@ class Settings:
     pdf_max_rows: int = 10_000
     webhook: WebhookTarget | None = None
     """The portal's webhook (`ROSTERJOBS_WEBHOOK_*`, `_webhook`); None: no notifications."""
+    import_history_days: int = 90
 
     def __post_init__(self) -> None:
         """Wrap the secrets, for settings from `from_env`, from a test or from `replace`."""
@@ -156,6 +157,7 @@ class Settings:
             export_progress_seconds=_seconds(env, "ROSTERJOBS_EXPORT_PROGRESS_SECONDS", 1.0),
             pdf_max_rows=_positive_int(env, "ROSTERJOBS_PDF_MAX_ROWS", 10_000),
             webhook=_webhook(env),
+            import_history_days=_positive_int(env, "ROSTERJOBS_IMPORT_HISTORY_DAYS", 90),
         )
 
 

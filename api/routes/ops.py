@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import RuntimeDep
 from api.job_access import JOB_ID, decode_cursor, encode_cursor
 from api.ops_auth import ApiCaller, OpsCaller, PageCaller, live_session_id, ops_auth
-from api.routes import ops_job, ops_login, ops_system
+from api.routes import ops_job, ops_login, ops_revert, ops_system
 from api.routes.ops_render import STATIC, error_page, prefers_html, render
 from api.routes.ops_views import all_districts, is_stuck, job_rows, live_figures
 from schemas.columns import Entity
@@ -55,7 +55,7 @@ Refusal = Callable[[Request, Exception], Response | Awaitable[Response]]
 def install(app: FastAPI) -> None:
     """Everything `/ops` needs, in the one call `create_app` makes (after the API's own
     error handlers, which the dashboard's pages hand on to for everything but a browser)."""
-    for routes in (router, ops_job.router, ops_system.router, ops_login.router):
+    for routes in (router, ops_job.router, ops_revert.router, ops_system.router, ops_login.router):
         app.include_router(routes)
     if app.state.runtime.settings.ops_token:
         app.mount("/ops/static", StaticFiles(directory=STATIC), name="ops-static")

@@ -20,6 +20,7 @@ from api.job_access import JOB_ID
 from api.ops_auth import FormDep, PageCaller, ops_auth
 from api.queueing import send_job
 from api.routes.ops_render import redirect, render
+from api.routes.ops_revert import revert_offer
 from api.routes.ops_views import district_names, duration_s, is_stuck, option_lines
 from api.views import job_view
 from jobs.lifecycle import finished_detail, request_cancel, transition
@@ -67,6 +68,7 @@ def job_page(
             "can_retry": job.status == JobStatus.FAILED.value,
             "deliveries": _deliveries(session, job.id),
             "done": done,
+            "revert": revert_offer(session, job, history_days=runtime.settings.import_history_days),
         }
     return render(request, caller, "job.html", **context)
 

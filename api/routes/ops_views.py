@@ -145,7 +145,7 @@ def option_lines(job: Job, district: str) -> list[tuple[str, str]]:
     lines = [("Entity", job.entity), ("District", district)]
     if job.kind == JobKind.EXPORT.value:
         lines += [("Filters", filters_text(options)), ("Columns", columns_text(options))]
-    if job.kind == JobKind.IMPORT.value or job.dry_run:
+    if job.kind in (JobKind.IMPORT.value, JobKind.REVERT.value) or job.dry_run:
         lines.append(("Dry run", DRY_RUN if job.dry_run else "no"))
     rest = (name for name in options if name not in SHOWN_ELSEWHERE and name not in FILTERS)
     lines += [(_label(name), readable(options[name])) for name in rest]
