@@ -23,7 +23,7 @@ from typing import BinaryIO
 from jobs.csv_in import Header
 from jobs.formats import CSV, TableFormat
 from jobs.import_rows import RowOutcome, RowResult
-from schemas.cells import neutralise, unneutralise
+from schemas.cells import QUOTE, neutralise, unneutralise
 from storage.objects import ObjectStore
 
 IGNORED = frozenset({"row", "result", "errors"})
@@ -99,7 +99,7 @@ class ReportRows:
     def add(self, row: int, cells: list[str], result: RowResult) -> None:
         values = self._cells_of(cells)
         errors = ERROR_SEPARATOR.join(result.errors)
-        if self._exact:
+        if self._exact and QUOTE in map(_FIRST, values):
             values = [unneutralise(value) for value in values]
         else:
             errors = neutralise(errors)

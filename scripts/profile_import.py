@@ -5,7 +5,7 @@ Builds or reuses a database `rosterjobs_profile` on the local Postgres server wi
 10 % (grade 13), then imports that file and prints the wall time, rows/s, peak RSS and the
 functions that took the most time. Not part of `make bench`.
 
-    python scripts/profile_import.py [--dry-run] [--general] [--no-profile] [--top 40]
+    python scripts/profile_import.py [--dry-run] [--general] [--no-profile] [--xlsx] [--top 40]
         [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 `--general` runs the general path (the reference the fast path must equal). Each import
@@ -54,12 +54,16 @@ def main() -> int:
     parser.add_argument(
         "--baseline", action="store_true", help="COPY + UPDATE … FROM of the valid rows only"
     )
+    parser.add_argument("--xlsx", action="store_true", help="the same file as a workbook")
     args = parser.parse_args()
     import logging
 
     logging.disable(logging.INFO)
     ctx = context(profile_database(args.admin_url), args.batch_rows)
     source = update_file(ctx)
+    if args.xlsx:
+        bench.as_workbook(source, source.with_suffix(".xlsx"))
+        source = source.with_suffix(".xlsx")
     if args.baseline:
         print(json.dumps(copy_update_baseline(ctx, source)))
         return 0
