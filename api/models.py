@@ -72,6 +72,11 @@ class ExportBody(Body):
         max_length=MAX_IDS,
         description="Only these Database IDs (the rows ticked in the portal); empty means all.",
     )
+    include_inactive: StrictBool = Field(
+        default=False,
+        description="Deactivated students, educators and classes/groups too (left out "
+        "otherwise).",
+    )
 
 
 class ImportBody(Body):

@@ -46,6 +46,7 @@ class ExportRequest:
     search: str | None = None
     ids: tuple[int, ...] = ()
     format: str = CSV.name  # a name in `jobs.formats.TABLES`
+    include_inactive: bool = False  # deactivated records too (they leave an export otherwise)
 
     def options(self) -> dict[str, Any]:
         """The request as stored in the job record (JSON)."""
@@ -142,6 +143,7 @@ def _roster_filter(
         product=_product(request.product, purchased),
         search=(request.search or "").strip() or None,
         ids=request.ids,
+        include_inactive=request.include_inactive,
     )
 
 

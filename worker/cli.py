@@ -159,6 +159,11 @@ def _export(sub: Subcommands) -> None:
     )
     export.add_argument("--search", metavar="TEXT", help="name, username or ID contains")
     export.add_argument("--ids", metavar="LIST", help="Database IDs, comma-separated")
+    export.add_argument(
+        "--include-inactive",
+        action="store_true",
+        help="deactivated students, educators and classes too (left out otherwise)",
+    )
     export.set_defaults(run=commands.export)
 
 

@@ -104,6 +104,7 @@ def export(args: argparse.Namespace) -> int:
         product=args.product,
         search=args.search,
         ids=_ids(args.ids),
+        include_inactive=args.include_inactive,
     )
     try:
         job_id = submit.export_job(rt, request)

@@ -44,6 +44,7 @@ def create_export(
         product=body.filters.product,
         search=body.filters.search,
         ids=tuple(body.ids),
+        include_inactive=body.include_inactive,
     )
     with unit_of_work(runtime.jobs.sessions) as session:
         job = submit_export(session, export)
