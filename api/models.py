@@ -58,7 +58,14 @@ class ExportFilters(Body):
 
 
 class ExportBody(Body):
-    entity: Entity
+    entity: Entity | None = Field(
+        default=None, description="What to export; left out for a `oneroster` export."
+    )
+    format: Name = Field(
+        default="csv",
+        description="`csv`, or `oneroster`: a OneRoster 1.1 zip of everything in the "
+        "requester's scope (no entity, columns or filters).",
+    )
     columns: list[Name] | None = Field(
         default_factory=list,
         max_length=200,
@@ -74,8 +81,7 @@ class ExportBody(Body):
     )
     include_inactive: StrictBool = Field(
         default=False,
-        description="Deactivated students, educators and classes/groups too (left out "
-        "otherwise).",
+        description="Deactivated students, educators and classes/groups too (left out otherwise).",
     )
 
 
@@ -100,7 +106,7 @@ class JobOut(BaseModel):
 
     id: str
     kind: JobKind
-    entity: Entity
+    entity: Entity | Literal["oneroster"]
     district_id: int
     requested_by: str = Field(description="The requesting educator's username.")
     status: JobStatus

@@ -25,6 +25,7 @@ from jobs.lifecycle import create_job
 from schemas.codecs import CellError, GradeCodec
 from schemas.columns import Column, Entity, UnknownColumns, select_columns
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
 from storage import classes, districts, educators, references
@@ -77,6 +78,14 @@ class ExportPlan:
 
 def submit_export(session: Session, request: ExportRequest) -> Job:
     """Check the request and record a queued job (the caller commits, then enqueues)."""
+    if request.format == ONEROSTER:
+        return create_job(
+            session,
+            kind=JobKind.EXPORT,
+            entity=ONEROSTER,
+            scope=plan_oneroster(session, request),
+            options=request.options(),
+        )
     plan = plan_export(session, request)
     return create_job(
         session,
@@ -94,7 +103,7 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
         raise RequestRefused("Teachers cannot export educators; ask an administrator.")
     if request.format not in TABLES:
-        known = ", ".join(sorted(TABLES))
+        known = ", ".join(sorted({*TABLES, ONEROSTER}))
         raise RequestRefused(
             f"There is no export format {request.format!r}; choose {known}.", field="format"
         )
@@ -105,6 +114,24 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
         raise RequestRefused(str(err), field="columns") from err
     roster_filter = _roster_filter(session, request, entity, scope, purchased)
     return ExportPlan(scope, entity, columns, roster_filter)
+
+
+def plan_oneroster(session: Session, request: ExportRequest) -> Scope:
+    """A OneRoster export (`jobs.oneroster_out`) holds every entity of the requester's
+    scope: it names no entity, columns, filters or ids, and teachers, who cannot export
+    educators, cannot ask for it."""
+    check_text(request)
+    scope = resolve_scope(session, request.district, request.username)
+    if scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot export OneRoster files; ask an administrator.")
+    if request.entity.strip().lower() not in ("", ONEROSTER):
+        message = "A OneRoster export holds every entity; leave the entity out."
+        raise RequestRefused(message, field="entity")
+    narrowed = (request.grade, request.school, request.class_group, request.product)
+    if request.columns or request.ids or request.search or any(v is not None for v in narrowed):
+        message = "A OneRoster export takes no columns, filters or ids: it holds your whole scope."
+        raise RequestRefused(message, field="format")
+    return scope
 
 
 def resolve_scope(session: Session, district_ref: str, username: str) -> Scope:

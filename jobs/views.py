@@ -51,9 +51,12 @@ def output_name(job: Job, which: str) -> str:
     """The attachment filename of an output: `students-2026-11-28.csv` for an export,
     `students-import-errors-2026-11-28.csv` for an import's errors file."""
     day = f"{job.created_at:%Y-%m-%d}"
+    key = (job.result_key if which == "result" else job.error_report_key) or ""
+    name = key.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1] if "." in name else "csv"
     if job.kind == "export":
-        return f"{job.entity}-{day}.csv"
-    return f"{job.entity}-import-{which}-{day}.csv"
+        return f"{job.entity}-{day}.{extension}"
+    return f"{job.entity}-import-{which}-{day}.{extension}"
 
 
 def _link(link: LinkMaker, key: str | None, filename: str) -> str | None:

@@ -143,7 +143,15 @@ def _requester(parser: argparse.ArgumentParser) -> None:
 def _export(sub: Subcommands) -> None:
     export = _command(sub, "export", "export a roster to CSV")
     _requester(export)
-    export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
+    export.add_argument(
+        "--entity", choices=ENTITIES, help="what to export (not with --format oneroster)"
+    )
+    export.add_argument(
+        "--format",
+        default="csv",
+        metavar="NAME",
+        help="csv, or oneroster: a OneRoster 1.1 zip of everything in your scope (default: csv)",
+    )
     columns = export.add_mutually_exclusive_group()
     columns.add_argument("--columns", metavar="LIST", help='optional columns, "A,B,…"')
     columns.add_argument("--all-columns", action="store_true", help="every optional column")

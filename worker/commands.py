@@ -17,6 +17,7 @@ from jobs.lifecycle import request_cancel
 from jobs.requests import ExportRequest, ImportRequest, resolve_scope, text_problem
 from jobs.views import job_object
 from schemas.jobs import JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.tokens import issue_token
 from storage import districts, job_records
 from storage.db import unit_of_work, upgrade
@@ -93,10 +94,13 @@ def seed(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     rt = runtime(args)
     _require_district(rt, args.district)
+    if args.entity is None and args.format != ONEROSTER:
+        raise CommandError("Name what to export with --entity (or give --format oneroster).")
     request = ExportRequest(
         district=args.district,
         username=args.username,
-        entity=args.entity,
+        entity=args.entity or "",
+        format=args.format,
         columns=None if args.all_columns else _names(args.columns),
         grade=args.grade,
         school=args.school,

@@ -134,7 +134,7 @@ def download_file(
         raise refused(404, "No such file.")
     return StreamingResponse(
         _chunks(store, key),
-        media_type="text/csv; charset=utf-8",
+        media_type="application/zip" if filename.endswith(".zip") else "text/csv; charset=utf-8",
         headers={
             "Content-Disposition": attachment_disposition(filename),
             "Content-Length": str(size),

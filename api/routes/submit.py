@@ -36,7 +36,8 @@ def create_export(
     export = ExportRequest(
         district=str(scope.district_id),
         username=scope.username,
-        entity=body.entity.value,
+        entity=body.entity.value if body.entity else "",
+        format=body.format,
         columns=None if body.columns is None else tuple(body.columns),
         grade=body.filters.grade,
         school=body.filters.school,

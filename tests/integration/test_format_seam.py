@@ -202,4 +202,4 @@ def test_an_export_in_a_format_nobody_registered_is_refused_before_any_job(
     with unit_of_work(ctx.sessions) as session, pytest.raises(Exception) as refused:
         submit_export(session, request)
 
-    assert str(refused.value) == "There is no export format 'tsv'; choose csv."
+    assert str(refused.value) == "There is no export format 'tsv'; choose csv, oneroster."

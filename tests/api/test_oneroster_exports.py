@@ -1,9 +1,10 @@
-"""`"include_inactive": true` on `POST /v1/exports` keeps deactivated records."""
+"""`"include_inactive": true` and `"format": "oneroster"` on `POST /v1/exports`."""
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -46,3 +47,47 @@ def test_include_inactive_must_be_a_boolean(client: TestClient, roster: SmallDis
     # then
     assert response.status_code == 422
     assert "include_inactive" in response.text
+
+
+def test_a_oneroster_export_downloads_as_a_zip_named_so(
+    client: TestClient, roster: SmallDistrict
+) -> None:
+    # given
+    headers = auth(roster.district_admin)
+
+    # when
+    response = client.post("/v1/exports", json={"format": "oneroster"}, headers=headers)
+    job = wait_until_finished(client, response.json()["id"], headers)
+    download = client.get(job["result_url"])
+
+    # then
+    assert response.status_code == 202, response.text
+    assert (job["status"], job["entity"]) == ("completed", "oneroster"), job["error"]
+    assert job["counts"]["users"] == 8
+    assert download.headers["content-type"] == "application/zip"
+    assert ".zip" in download.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as zipped:
+        assert "users.csv" in zipped.namelist()
+
+
+def test_a_teachers_oneroster_export_is_refused_with_one_sentence(
+    client: TestClient, roster: SmallDistrict
+) -> None:
+    # when
+    body = {"format": "oneroster"}
+    response = client.post("/v1/exports", json=body, headers=auth(roster.teacher))
+
+    # then
+    assert response.status_code in (400, 403)
+    assert "Teachers cannot export OneRoster files" in response.text
+
+
+def test_an_export_without_an_entity_or_a_format_that_needs_none_is_refused(
+    client: TestClient, roster: SmallDistrict
+) -> None:
+    # when
+    response = client.post("/v1/exports", json={}, headers=auth(roster.district_admin))
+
+    # then
+    assert 400 <= response.status_code < 500
+    assert "entity" in response.text
