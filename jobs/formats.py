@@ -25,7 +25,7 @@ from typing import BinaryIO, Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
-from schemas.codecs import ChoiceCodec, Codec, GradeCodec, YesNoCodec
+from schemas.codecs import ChoiceCodec, Codec, GradeCodec, StatusCodec, YesNoCodec
 from schemas.columns import Column, Entity
 from schemas.products import Product
 
@@ -57,7 +57,7 @@ def fixed_values(codec: Codec[object]) -> tuple[str, ...]:
         return GRADES
     if isinstance(codec, YesNoCodec):
         return ("Yes", "No")
-    if isinstance(codec, ChoiceCodec):
+    if isinstance(codec, ChoiceCodec | StatusCodec):
         return codec.choices
     return ()
 

@@ -64,6 +64,8 @@ TARGETS = (
     ("import_100k_ratio_vs_copy_update", "<=", 3),
     ("import_100k_peak_rss_mb", "<", 200),
     ("enqueue_to_start_p50_ms", "<", 50),
+    ("export_oneroster_1m_ratio_vs_copy", "<=", 2),
+    ("export_oneroster_1m_peak_rss_mb", "<", 150),
 )
 
 
@@ -71,6 +73,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--database", default="rosterjobs_bench", help="the bench database on that server"
+    )
     parser.add_argument(
         "--only",
         default=",".join(GROUPS),
@@ -82,7 +87,7 @@ def main() -> int:
         return child(args.child)
     started = time.perf_counter()
     OBJECTS.mkdir(parents=True, exist_ok=True)
-    url = bench_database(args.admin_url)
+    url = bench_database(args.admin_url, args.database)
     results = measure_all(url, args.redis_url, set(args.only.split(",")))
     results["bench_total_s"] = round(time.perf_counter() - started, 1)
     show(results)
@@ -120,6 +125,11 @@ def exports(url: str, _redis_url: str) -> dict[str, Any]:
     return results
 
 
+def oneroster(url: str, _redis_url: str) -> dict[str, Any]:
+    """`scripts/bench_oneroster.py`."""
+    return prefixed("export_oneroster_1m", run_child(url, "export_oneroster", DISTRICTS["1m"][0]))
+
+
 def export_to_s3(url: str, _redis_url: str) -> dict[str, Any]:
     return prefixed("export_100k_s3", run_child(url, "export_s3", DISTRICTS["100k"][0]))
 
@@ -155,6 +165,7 @@ GROUPS = {
     "creates": creates,
     "passwords": passwords,
     "sqlite": sqlite,
+    "oneroster": oneroster,
 }
 
 
@@ -183,18 +194,16 @@ def imports_of_updates(url: str, prefix: str, *, dry_run: bool = True) -> dict[s
     return results
 
 
-def bench_database(admin_url: str) -> str:
+def bench_database(admin_url: str, name: str = "rosterjobs_bench") -> str:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = 'rosterjobs_bench'")
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         )
         if not exists:
-            connection.execute(text("CREATE DATABASE rosterjobs_bench"))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return (
-        make_url(admin_url).set(database="rosterjobs_bench").render_as_string(hide_password=False)
-    )
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run_child(url: str, *task: str) -> dict[str, Any]:
@@ -223,6 +232,7 @@ ROWS = (
     ("export, 100,000 students, every column (folder)", "export_100k", "ratio_vs_copy"),
     ("export, 1,000,000 students, every column (folder)", "export_1m", "ratio_vs_copy"),
     ("export, 100,000 students, to S3 (moto server)", "export_100k_s3", None),
+    ("OneRoster export, 1,000,000 students (folder)", "export_oneroster_1m", "ratio_vs_copy"),
     ("import, 100,000 updates, 10 % refused", "import_100k", "ratio_vs_copy_update"),
     ("the same import as a dry run", "import_100k_dry_run", None),
     ("import, 100,000 new educators (creates)", "import_100k_creates", None),
@@ -304,11 +314,21 @@ def child(argv: list[str]) -> int:
         "creates": child_creates,
         "passwords": child_passwords,
         "queue": child_queue,
+        "export_oneroster": _oneroster_child("child_export_oneroster"),
     }
     extra = tasks[task](url, *rest)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(extra | {"peak_rss_mb": round(peak_mb, 1)}))
     return 0
+
+
+def _oneroster_child(name: str) -> Any:
+    def run(*args: str) -> dict[str, Any]:
+        import bench_oneroster  # beside this script; it imports this module's helpers
+
+        return getattr(bench_oneroster, name)(*args)  # type: ignore[no-any-return]
+
+    return run
 
 
 def is_postgres(url: str) -> bool:

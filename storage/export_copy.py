@@ -71,6 +71,7 @@ from schemas.codecs import (
     MinutesCodec,
     PasswordCodec,
     ProductListCodec,
+    StatusCodec,
     StudentUsernameCodec,
     TextCodec,
     YesNoCodec,
@@ -118,6 +119,7 @@ def _renders(column: Column) -> bool:
         *_NUMBER_CODECS,
         PasswordCodec,
         YesNoCodec,
+        StatusCodec,
         DateCodec,
         ProductListCodec,
     )
@@ -141,6 +143,8 @@ def cell_sql(column: Column, sources: Mapping[str, Any]) -> ColumnElement[Any]:
     value = sources[column.attr]
     if isinstance(codec, YesNoCodec):
         return case((value.is_(True), "Yes"), (value.is_(False), "No"))
+    if isinstance(codec, StatusCodec):
+        return case((value.is_(True), "Active"), (value.is_(False), "Inactive"))
     if isinstance(codec, DateCodec):
         return func.to_char(value, "YYYY-MM-DD")
     if isinstance(codec, _NUMBER_CODECS):

@@ -148,3 +148,66 @@ def test_a_deactivated_class_keeps_its_members_and_its_students_still_list_it(
     back = {r["Class/Group Name"]: r for r in read_csv(ctx.store, job.result_key)}
     assert back["Grade 3 - O'Brien"]["Students"] == "jgarcia;zdangelo"
     assert back["Grade 3 - O'Brien"]["Educators"] == roster.teacher.username
+
+
+STATUS_HEADER = "Database ID,First Name,Last Name,Username,Password,External Assigned ID,Grade,"
+STATUS_HEADER += "Organizations,Status\n"
+
+
+def test_a_status_column_deactivates_and_activates_students_from_a_spreadsheet(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    jose = roster.students[0]
+    row = f"{jose.id},José,García,jgarcia,,000123,3,North Elementary,"
+
+    # when he is marked Inactive
+    run = run_import_of(ctx, roster, STATUS_HEADER + row + "inactive\n")
+
+    # then he leaves the export, and an export of inactive ones too shows him Inactive
+    assert run.outcome(2) == "updated", run.results
+    assert "jgarcia" not in exported(ctx, roster, "students")
+    job = export(ctx, roster, entity="students", columns=["Status"], include_inactive=True)
+    statuses = {r["Username"]: r["Status"] for r in read_csv(ctx.store, job.result_key)}
+    assert statuses == {
+        "jgarcia": "Inactive",
+        "zdangelo": "Active",
+        "formula1": "Active",
+        "anguyen": "Active",
+    }
+
+    # and when the same row says Active again he is back
+    again = run_import_of(ctx, roster, STATUS_HEADER + row + "Active\n")
+    assert again.outcome(2) == "updated", again.results
+    assert "jgarcia" in exported(ctx, roster, "students")
+
+
+def test_a_status_other_than_active_or_inactive_is_refused_for_that_row_only(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    jose, zoe = roster.students[0], roster.students[1]
+    rows = f"{jose.id},José,García,jgarcia,,000123,3,North Elementary,Gone\n"
+    rows += f"{zoe.id},Zoë,D'Angelo,zdangelo,,000124,K,North Elementary,Inactive\n"
+
+    # when
+    run = run_import_of(ctx, roster, STATUS_HEADER + rows)
+
+    # then
+    assert run.outcome(2) == "failed"
+    assert "Status: 'Gone' is not allowed; use Active or Inactive." in run.errors_of(2)
+    assert run.outcome(3) == "updated"
+    assert exported(ctx, roster, "students") == ["jgarcia", "formula1", "anguyen"]
+
+
+def test_a_status_column_deactivates_a_class_group(ctx: JobContext, roster: SmallDistrict) -> None:
+    # given
+    header = "Database ID,Class/Group Name,Organization,Status\n"
+    row = f"{roster.class_b.id},Grade 4 - Muñoz,North Elementary,Inactive\n"
+
+    # when
+    run = run_import_of(ctx, roster, header + row, entity="classes")
+
+    # then
+    assert run.outcome(2) == "updated", run.results
+    assert exported(ctx, roster, "classes") == ["Grade 3 - O'Brien", "Grade 7 - Muñoz"]
