@@ -91,3 +91,19 @@ def test_an_export_without_an_entity_or_a_format_that_needs_none_is_refused(
     # then
     assert 400 <= response.status_code < 500
     assert "entity" in response.text
+
+
+def test_oneroster_jobs_are_listed_by_their_entity(
+    client: TestClient, roster: SmallDistrict
+) -> None:
+    # given a OneRoster export and a CSV one
+    headers = auth(roster.district_admin)
+    wanted = client.post("/v1/exports", json={"format": "oneroster"}, headers=headers).json()
+    client.post("/v1/exports", json={"entity": "classes"}, headers=headers)
+
+    # when
+    listed = client.get("/v1/jobs", params={"entity": "oneroster"}, headers=headers)
+
+    # then
+    assert listed.status_code == 200, listed.text
+    assert [job["id"] for job in listed.json()["jobs"]] == [wanted["id"]]
