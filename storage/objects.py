@@ -51,6 +51,7 @@ from storage.objects_protocol import (
     attachment_disposition,
     check_key,
     check_ttl,
+    media_type_of,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "attachment_disposition",
     "check_key",
     "check_ttl",
+    "media_type_of",
     "open_store",
 ]
 

@@ -10,6 +10,7 @@ place callers import them from.
 from __future__ import annotations
 
 import io
+import mimetypes
 import unicodedata
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -21,6 +22,17 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+
+def media_type_of(filename: str) -> str:
+    """The type a download named `filename` is sent as: by its extension (a OneRoster
+    `.zip`), CSV when the name says nothing else."""
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    if guessed is None or guessed == "text/csv":
+        return CSV_CONTENT_TYPE
+    return guessed
+
+
 MAX_LINK_TTL_SECONDS = 7 * 24 * 3600
 """SigV4 presigned URLs live at most 7 days; S3 rejects longer ones only when they are used."""
 

@@ -40,6 +40,7 @@ from storage.objects_protocol import (
     attachment_disposition,
     check_key,
     check_ttl,
+    media_type_of,
 )
 
 log = structlog.get_logger(__name__)
@@ -175,7 +176,8 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def download_url(self, key: str, *, filename: str, ttl_seconds: int) -> str:
-        """A presigned GET that downloads as `filename` (as text/csv) for `ttl_seconds`.
+        """A presigned GET that downloads as `filename` (typed by its extension: text/csv,
+        a `.zip` as application/zip) for `ttl_seconds`.
 
         The answer carries `Cache-Control: no-store`, so no browser or proxy keeps the roster
         data. (S3 has no override for `X-Content-Type-Options: nosniff`, which the folder
@@ -189,7 +191,7 @@ class S3Store:
             "Bucket": self.bucket,
             "Key": self._key(key),
             "ResponseContentDisposition": attachment_disposition(filename),
-            "ResponseContentType": "text/csv",
+            "ResponseContentType": media_type_of(filename).split(";")[0],
             "ResponseCacheControl": "no-store",
         }
         url: str = self.client.generate_presigned_url(

@@ -30,7 +30,7 @@ from jobs.lifecycle import transition
 from schemas.jobs import JobKind, JobStatus
 from storage.db import unit_of_work
 from storage.models import Job
-from storage.objects import ObjectNotFound, ObjectStore, attachment_disposition
+from storage.objects import ObjectNotFound, ObjectStore, attachment_disposition, media_type_of
 from worker.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["signed links"], responses=responses(503))
@@ -134,7 +134,7 @@ def download_file(
         raise refused(404, "No such file.")
     return StreamingResponse(
         _chunks(store, key),
-        media_type="application/zip" if filename.endswith(".zip") else "text/csv; charset=utf-8",
+        media_type=media_type_of(filename),
         headers={
             "Content-Disposition": attachment_disposition(filename),
             "Content-Length": str(size),
