@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.csv_in import ImportLimits
 from jobs.errors import RequestRefused
 from jobs.lifecycle import JobContext
 from jobs.oneroster_out import file_parts, write_set
+from jobs.oneroster_zip import opened_set, survey
 from jobs.requests import ExportRequest, plan_oneroster, submit_export
 from storage.db import unit_of_work
 from storage.models import ClassGroup, District, Educator, School, Student
@@ -322,3 +324,24 @@ def test_the_fast_and_general_paths_write_the_same_files_into_an_unseekable_stre
             assert all(info.flag_bits & 0x08 for info in zipped.infolist())  # data descriptors
     assert read_set(outputs[0])[2] == read_set(outputs[1])[2]
     assert b'"Ann, ""Jr."""' in read_set(outputs[0])[2]["users.csv"]
+
+
+def test_the_exported_set_passes_the_imports_checks_file_for_file(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given
+    found = export_set(ctx, roster)
+    assert found.job.result_key is not None
+    limits = ImportLimits()
+
+    # when
+    with opened_set(
+        lambda: ctx.store.open_read(found.job.result_key or ""), limits=limits
+    ) as archive:
+        checked = survey(archive, limits=limits)
+
+    # then
+    assert [(f.name, f.mode, f.rows) for f in checked.files] == [
+        (name, "bulk", len(found.rows[name])) for name in SPEC_HEADERS if name != "manifest.csv"
+    ]
+    assert all(None not in f.columns for f in checked.files)
