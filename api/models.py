@@ -86,7 +86,9 @@ class ExportBody(Body):
 
 
 class ImportBody(Body):
-    entity: Entity
+    entity: Entity | Literal["oneroster"] = Field(
+        description="What the file holds; `oneroster` for a OneRoster 1.1 zip."
+    )
     dry_run: StrictBool = Field(
         default=False, description="Validate and report exactly as a real run, change nothing."
     )
@@ -114,6 +116,9 @@ class JobOut(BaseModel):
     progress: Progress
     counts: dict[str, int] = Field(
         description="Imports: created, updated, unchanged, failed; exports: rows."
+    )
+    counts_by_file: dict[str, dict[str, int]] | None = Field(
+        default=None, description="A OneRoster import: each file's counts beside the totals."
     )
     warnings: dict[str, Any]
     result_url: str | None = Field(

@@ -294,14 +294,29 @@ def plan_import(session: Session, request: ImportRequest) -> ImportTarget:
     return ImportTarget(scope, entity, districts.purchased_products(session, scope.district_id))
 
 
+def plan_oneroster_import(session: Session, request: ImportRequest) -> Scope:
+    """A OneRoster import (`jobs.oneroster_in`) touches every entity: administrators only,
+    as for the export."""
+    check_text(request)
+    scope = resolve_scope(session, request.district, request.username)
+    if scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot import OneRoster files; ask an administrator.")
+    return scope
+
+
 def submit_import(session: Session, request: ImportRequest) -> Job:
     """Check the request and record a job awaiting its upload; its input key is set."""
-    target = plan_import(session, request)
+    oneroster = request.entity.strip().lower() == ONEROSTER
+    if oneroster:
+        scope, entity = plan_oneroster_import(session, request), ONEROSTER
+    else:
+        target = plan_import(session, request)
+        scope, entity = target.scope, target.entity.value
     job = create_job(
         session,
         kind=JobKind.IMPORT,
-        entity=target.entity.value,
-        scope=target.scope,
+        entity=entity,
+        scope=scope,
         options=request.options(),
         dry_run=request.dry_run,
         status=JobStatus.AWAITING_UPLOAD,

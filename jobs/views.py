@@ -36,6 +36,7 @@ def job_object(
         "dry_run": job.dry_run,
         "progress": {"total": job.total, "processed": job.processed},
         "counts": dict(job.counts or {}),
+        "counts_by_file": job.counts_by_file,
         "warnings": dict(job.warnings or {}),
         "result_url": _link(link, job.result_key, output_name(job, "result")),
         "error_report_url": _link(link, job.error_report_key, output_name(job, "errors")),

@@ -260,6 +260,8 @@ class Job(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts_by_file: Mapped[dict[str, Any] | None] = mapped_column()
+    """A OneRoster import's counts file by file ({"users": {"created": 3, …}, …})."""
     warnings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     input_key: Mapped[str | None] = mapped_column(String(500))
     result_key: Mapped[str | None] = mapped_column(String(500))

@@ -179,7 +179,15 @@ def _import(sub: Subcommands) -> None:
     imports = _command(sub, "import", "import a CSV file into the roster")
     imports.add_argument("file", metavar="FILE", help="the CSV file to import")
     _requester(imports)
-    imports.add_argument("--entity", required=True, choices=ENTITIES, help="what the file holds")
+    imports.add_argument(
+        "--entity", choices=ENTITIES, help="what the file holds (not with --format oneroster)"
+    )
+    imports.add_argument(
+        "--format",
+        default="csv",
+        metavar="NAME",
+        help="csv, or oneroster: a OneRoster 1.1 zip of several entities (default: csv)",
+    )
     imports.add_argument("--dry-run", action="store_true", help="validate and report only")
     imports.set_defaults(run=commands.import_file)
 

@@ -123,10 +123,12 @@ def import_file(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CommandError(f"No file {args.file!r}.")
     _require_district(rt, args.district)
+    if args.entity is None and args.format != ONEROSTER:
+        raise CommandError("Name what the file holds with --entity (or give --format oneroster).")
     request = ImportRequest(
         district=args.district,
         username=args.username,
-        entity=args.entity,
+        entity=ONEROSTER if args.format == ONEROSTER else args.entity,
         dry_run=args.dry_run,
         filename=path.name,
     )

@@ -3,7 +3,8 @@
 Students, educators and classes gain `active` (true for every existing row): a deactivated
 record leaves exports but keeps its usernames and IDs reserved and its history. Districts,
 schools, students, educators and classes gain `sourced_id`, the OneRoster sourcedId an SIS
-gave the record (NULL when it came from nowhere else), unique per district where set.
+gave the record (NULL when it came from nowhere else), unique per district where set. Jobs
+gain `counts_by_file` (a OneRoster import's counts, file by file).
 
 Revision ID: 0008
 Revises: 0005
@@ -24,6 +25,7 @@ _SOURCED = ('schools', 'students', 'educators', 'classes')
 
 
 def upgrade() -> None:
+    op.add_column('jobs', sa.Column('counts_by_file', sa.JSON(), nullable=True))
     for table in _ACTIVE:
         op.add_column(
             table, sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False)
@@ -46,3 +48,5 @@ def downgrade() -> None:
     for table in _ACTIVE:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column('active')
+    with op.batch_alter_table('jobs') as batch_op:
+        batch_op.drop_column('counts_by_file')
