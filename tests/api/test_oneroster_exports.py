@@ -107,3 +107,30 @@ def test_oneroster_jobs_are_listed_by_their_entity(
     # then
     assert listed.status_code == 200, listed.text
     assert [job["id"] for job in listed.json()["jobs"]] == [wanted["id"]]
+
+
+def test_a_oneroster_zip_uploaded_through_the_api_imports_with_counts_by_file(
+    client: TestClient, roster: SmallDistrict
+) -> None:
+    # given the district's own OneRoster export
+    headers = auth(roster.district_admin)
+    exported = client.post("/v1/exports", json={"format": "oneroster"}, headers=headers).json()
+    done = wait_until_finished(client, exported["id"], headers)
+    data = client.get(done["result_url"]).content
+    body = {"entity": "oneroster", "filename": "roster.zip"}
+
+    # when it is uploaded as an import
+    created = client.post("/v1/imports", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    client.put(created.json()["upload"]["url"], content=data)
+    job = wait_until_finished(client, created.json()["id"], headers)
+
+    # then
+    assert (job["status"], job["entity"]) == ("completed", "oneroster"), job["error"]
+    assert job["counts"]["unchanged"] == 26
+    assert job["counts_by_file"]["enrollments"]["unchanged"] == 8
+    result = client.get(job["result_url"])
+    assert result.headers["content-type"] == "application/zip"
+    assert "oneroster-import-result-" in result.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(result.content)) as zipped:
+        assert "users.csv" in zipped.namelist()

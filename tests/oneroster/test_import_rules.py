@@ -18,6 +18,7 @@ from storage.models import School, Student
 from storage.objects import FolderStore
 from tests import factories
 from tests.factories import SmallDistrict
+from tests.oneroster.helpers import export_set
 from tests.oneroster.importing import finished_set, import_set, submit_set
 from tests.oneroster.test_import import SIS, csv_rows, sis_set
 
@@ -143,3 +144,56 @@ def same_names(ctx: JobContext, twin: SmallDistrict, entity: str) -> list[dict[s
     mark = f"@{twin.district.id}."
     rows = csv_rows(ctx, twin, entity)
     return [{key: value.replace(mark, "@twin.") for key, value in row.items()} for row in rows]
+
+
+def test_a_school_admins_set_touches_only_their_schools(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given the district's own set, with South's student renamed, imported by North's admin
+    found = export_set(ctx, roster)
+    files = {name: data.decode() for name, data in found.raw.items() if name != "manifest.csv"}
+    files["users.csv"] = files["users.csv"].replace("Amélie", "Amy").replace("José", "Joe", 1)
+
+    # when
+    done = import_set(ctx, roster.district.id, roster.school_admin.username, sis_set(files))
+
+    # then José (North) is renamed, Amélie (South) is refused and stays as she was
+    assert done.row("users.csv", f"student-{roster.students[0].id}")["Result"] == "updated"
+    amelie = done.row("users.csv", f"student-{roster.students[3].id}")
+    assert amelie["Result"] == "failed"
+    assert "is in your roster" in amelie["Errors"]
+    assert done.row("orgs.csv", f"school-{roster.south.id}")["Result"] == "failed"
+    students = {r["Username"]: r for r in csv_rows(ctx, roster, "students")}
+    assert students["anguyen"]["First Name"] == "Amélie"
+    assert students["jgarcia"]["First Name"] == "Joe"
+
+
+def test_a_dry_run_reports_what_the_real_run_does_and_writes_nothing(
+    ctx: JobContext, roster: SmallDistrict, sessions: sessionmaker[Session]
+) -> None:
+    # given the district's own set with one student renamed and one class deactivated
+    found = export_set(ctx, roster)
+    files = {name: data.decode() for name, data in found.raw.items() if name != "manifest.csv"}
+    files["users.csv"] = files["users.csv"].replace("Amélie", "Amy")
+    class_c = f"class-{roster.class_c.id},active"
+    files["classes.csv"] = files["classes.csv"].replace(
+        class_c, f"class-{roster.class_c.id},tobedeleted"
+    )
+    before = csv_rows(ctx, roster, "students"), csv_rows(ctx, roster, "classes")
+    admin = roster.district_admin.username
+
+    # when
+    dry = import_set(ctx, roster.district.id, admin, sis_set(files), dry_run=True)
+
+    # then nothing changed, and the real run reports the same
+    assert (csv_rows(ctx, roster, "students"), csv_rows(ctx, roster, "classes")) == before
+    real = import_set(ctx, roster.district.id, admin, sis_set(files))
+    assert dry.results == real.results
+    assert (
+        dry.job.counts
+        == real.job.counts
+        == {"created": 0, "updated": 2, "unchanged": 24, "failed": 0}
+    )
+    assert "Grade 7 - Muñoz" not in {
+        r["Class/Group Name"] for r in csv_rows(ctx, roster, "classes")
+    }

@@ -42,3 +42,27 @@ def test_a_oneroster_jobs_page_shows_each_files_count(
     # then
     for name in ("orgs", "users", "enrollments"):
         assert name in page
+
+
+def test_a_oneroster_imports_page_shows_each_files_counts(
+    ops: TestClient, sessions: sessionmaker[Session], roster: SmallDistrict
+) -> None:
+    # given
+    by_file = {"users": {"created": 3, "failed": 1}, "enrollments": {"created": 0}}
+    with unit_of_work(sessions) as session:
+        found = job(
+            session,
+            roster.district.id,
+            kind="import",
+            entity="oneroster",
+            counts={"created": 3, "failed": 1},
+            counts_by_file=by_file,
+        )
+
+    # when
+    page = text_of(ops.get(f"/ops/jobs/{found.id}").text)
+
+    # then
+    assert "Counts by file" in page
+    assert "users created 3 · failed 1" in page
+    assert "enrollments none" in page

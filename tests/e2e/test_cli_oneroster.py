@@ -1,5 +1,5 @@
-"""`rosterjobs export --include-inactive` and `--format oneroster` as a process, on the
-embedded defaults."""
+"""`rosterjobs export --include-inactive`, `export --format oneroster` and `import --format
+oneroster` as a process, on the embedded defaults."""
 
 from __future__ import annotations
 
@@ -83,3 +83,22 @@ def test_the_cli_asks_for_an_entity_when_the_format_needs_one(
     # then
     assert done.returncode != 0
     assert "--entity" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_cli_imports_a_oneroster_zip_with_format_oneroster(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # given the district's own OneRoster export
+    roster = seeded(sqlite_url)
+    env = service_env(sqlite_url, str(tmp_path / "objects"))
+    who = ("--district", roster.district.name, "--as", roster.district_admin.username)
+    exported = cli_json(env, "export", *who, "--format", "oneroster", cwd=tmp_path)
+    path = Path(url2pathname(urlsplit(exported["result_url"]).path))
+
+    # when
+    job = cli_json(env, "import", str(path), *who, "--format", "oneroster", cwd=tmp_path)
+
+    # then
+    assert (job["status"], job["entity"]) == ("completed", "oneroster")
+    assert job["counts"]["unchanged"] == 26
+    assert job["counts_by_file"]["users"]["unchanged"] == 8
