@@ -31,7 +31,8 @@ from jobs.csv_in import ImportLimits, Opener
 from jobs.errors import FileRefused
 from schemas.oneroster import FILES, HEADERS, MANIFEST, NOT_CARRIED, VERSION
 
-MAX_MEMBERS = 32
+MAX_MEMBERS = 14
+"""A OneRoster 1.1 set: its manifest and at most its 13 tables."""
 MAX_RATIO = 200
 MAX_EXPANDED_BYTES = 4 * 1024**3
 MODES = ("bulk", "delta", "absent")
@@ -129,7 +130,9 @@ def survey(zipped: zipfile.ZipFile, *, limits: ImportLimits) -> SetSurvey:
 def _checked_members(zipped: zipfile.ZipFile) -> set[str]:
     infos = zipped.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise FileRefused(f"The zip holds {len(infos)} files; a OneRoster set has at most 17.")
+        raise FileRefused(
+            f"The zip holds {len(infos)} files; a OneRoster 1.1 set has at most {MAX_MEMBERS}."
+        )
     names: set[str] = set()
     for info in infos:
         name = info.filename

@@ -66,6 +66,7 @@ TARGETS = (
     ("enqueue_to_start_p50_ms", "<", 50),
     ("export_oneroster_1m_ratio_vs_copy", "<=", 2),
     ("export_oneroster_1m_peak_rss_mb", "<", 150),
+    ("import_oneroster_100k_peak_rss_mb", "<", 250),
 )
 
 
@@ -127,7 +128,11 @@ def exports(url: str, _redis_url: str) -> dict[str, Any]:
 
 def oneroster(url: str, _redis_url: str) -> dict[str, Any]:
     """`scripts/bench_oneroster.py`."""
-    return prefixed("export_oneroster_1m", run_child(url, "export_oneroster", DISTRICTS["1m"][0]))
+    results = prefixed(
+        "export_oneroster_1m", run_child(url, "export_oneroster", DISTRICTS["1m"][0])
+    )
+    imported = run_child(url, "import_oneroster", DISTRICTS["100k"][0])
+    return results | prefixed("import_oneroster_100k", imported)
 
 
 def export_to_s3(url: str, _redis_url: str) -> dict[str, Any]:
@@ -233,6 +238,7 @@ ROWS = (
     ("export, 1,000,000 students, every column (folder)", "export_1m", "ratio_vs_copy"),
     ("export, 100,000 students, to S3 (moto server)", "export_100k_s3", None),
     ("OneRoster export, 1,000,000 students (folder)", "export_oneroster_1m", "ratio_vs_copy"),
+    ("OneRoster import, 100,000 students, into an empty district", "import_oneroster_100k", None),
     ("import, 100,000 updates, 10 % refused", "import_100k", "ratio_vs_copy_update"),
     ("the same import as a dry run", "import_100k_dry_run", None),
     ("import, 100,000 new educators (creates)", "import_100k_creates", None),
@@ -315,6 +321,7 @@ def child(argv: list[str]) -> int:
         "passwords": child_passwords,
         "queue": child_queue,
         "export_oneroster": _oneroster_child("child_export_oneroster"),
+        "import_oneroster": _oneroster_child("child_import_oneroster"),
     }
     extra = tasks[task](url, *rest)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import jobs.oneroster_in
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, WorkerStop, run_job
 from storage.db import unit_of_work
-from storage.models import School, Student
+from storage.models import Job, School, Student
 from storage.objects import FolderStore
 from tests import factories
 from tests.factories import SmallDistrict
@@ -197,3 +197,26 @@ def test_a_dry_run_reports_what_the_real_run_does_and_writes_nothing(
     assert "Grade 7 - Muñoz" not in {
         r["Class/Group Name"] for r in csv_rows(ctx, roster, "classes")
     }
+
+
+def test_a_cancelled_import_keeps_what_it_committed_and_reports_the_rest_not_processed(
+    ctx: JobContext, roster: SmallDistrict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the user cancels as the first batch commits
+    committed = jobs.oneroster_in.batch_committed
+
+    def cancel_then(context: JobContext, job_id: str, *, first: bool) -> None:
+        with unit_of_work(context.sessions) as session:
+            session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+        committed(context, job_id, first=first)
+
+    monkeypatch.setattr(jobs.oneroster_in, "batch_committed", cancel_then)
+
+    # when
+    done = import_set(ctx, roster.district.id, roster.district_admin.username, sis_set(SIS))
+
+    # then the first batch of orgs.csv (two rows) stands, the rest is not processed
+    assert done.job.status == "cancelled"
+    assert done.outcomes("orgs.csv") == ["unchanged", "unchanged", "not processed"]
+    assert done.outcomes("users.csv") == ["not processed"] * 6
+    assert done.job.counts["not_processed"] == 14

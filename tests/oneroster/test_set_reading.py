@@ -103,6 +103,7 @@ BAD_SETS = [
     ),
     ({**GOOD, "manifest.csv": MANIFEST.replace("delta", "full")}, "gives file.users as 'full'"),
     ({**GOOD, "../x.csv": "a\n"}, "named '../x.csv' outside its root"),
+    ({**GOOD, **{f"x{n}.csv": "a\n" for n in range(13)}}, "a OneRoster 1.1 set has at most 14"),
     ({**GOOD, "/etc/x.csv": "a\n"}, "outside its root"),
     ({**GOOD, "sis/users.csv": USERS}, "holds folders ('sis/users.csv')"),
     ({**GOOD, "users.csv": USERS.replace("role", "kind")}, "users.csv has no column role"),
