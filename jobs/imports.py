@@ -68,6 +68,8 @@ def run_import(ctx: JobContext, job: Job) -> Outcome:
 
 def run_general_import(ctx: JobContext, job: Job) -> Outcome:
     """The import on the general path, whatever the database: the reference."""
+    if job.entity == ONEROSTER:
+        return run_oneroster_import(ctx, job, fast=False)
     return _run(ctx, job, fast=False)
 
 

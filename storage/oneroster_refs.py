@@ -66,9 +66,10 @@ def names_of(session: Session, column: Any, ids: Iterable[int]) -> dict[int, str
 
 
 def store_sourced_ids(session: Session, model: Any, sourced: Mapping[int, str]) -> None:
-    """Record the SIS's sourcedId of records an import created."""
-    for record_id, sourced_id in sourced.items():
-        session.execute(update(model).where(model.id == record_id).values(sourced_id=sourced_id))
+    """Record the SIS's sourcedId of records an import created (one statement a batch)."""
+    if sourced:
+        rows = [{"id": record_id, "sourced_id": sid} for record_id, sid in sourced.items()]
+        session.execute(update(model), rows)
 
 
 def store_missing_sourced_id(session: Session, model: Any, record_id: int, sourced_id: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import jobs.oneroster_in
-from jobs.imports import run_import
+from jobs.imports import run_general_import, run_import
 from jobs.lifecycle import JobContext, WorkerStop, run_job
 from storage.db import unit_of_work
 from storage.models import Job, School, Student
@@ -220,3 +220,29 @@ def test_a_cancelled_import_keeps_what_it_committed_and_reports_the_rest_not_pro
     assert done.outcomes("orgs.csv") == ["unchanged", "unchanged", "not processed"]
     assert done.outcomes("users.csv") == ["not processed"] * 6
     assert done.job.counts["not_processed"] == 14
+
+
+def test_the_fast_and_general_paths_give_the_same_results(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # given two districts seeded the same way
+    with unit_of_work(sessions) as session:
+        twins = [factories.small_district(session, name) for name in ("Fast Twin", "Slow Twin")]
+    ctx = JobContext(sessions=sessions, store=FolderStore(tmp_path / "objects"), batch_rows=2)
+    files = dict(SIS)
+    files["users.csv"] += "U-S1,active,,true,S-EAST,student,kim99,,Kim,Again,,,,,,,09,\n"
+
+    # when the same set goes through each path
+    runs = []
+    for twin, pipeline in zip(twins, (run_import, run_general_import), strict=True):
+        job_id = submit_set(ctx, twin.district.id, twin.district_admin.username, sis_set(files))
+        run_job(ctx, job_id, pipeline)
+        runs.append(finished_set(ctx, job_id))
+
+    # then
+    fast, general = runs
+    assert fast.results == general.results
+    assert fast.job.counts == general.job.counts
+    assert fast.job.counts_by_file == general.job.counts_by_file
+    for entity in ("students", "classes", "educators"):
+        assert same_names(ctx, twins[0], entity) == same_names(ctx, twins[1], entity), entity
