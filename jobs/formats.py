@@ -2,8 +2,10 @@
 
 - `ImportReader`: recognises its files by their first bytes (never by their name), surveys
   the whole file before anything is applied, then yields `(spreadsheet row number, cells)`
-  to the pipeline and again to the reports. CSV (`jobs.csv_in`) is the one reader now, and
-  the last one asked: it refuses, naming it, a file that looks like something else. A new
+  to the pipeline and again to the reports. CSV (`jobs.csv_in`) is the last one asked: it
+  refuses, naming it, a file that looks like something else. A OneRoster zip uploaded as
+  one entity's file is recognised ahead of it and refused, saying what it is
+  (`jobs.oneroster_zip.MisdirectedSetReader`; a OneRoster import has its own pipeline). A new
   reader (XLSX, a OneRoster zip) is a module beside `csv_in` plus one entry in `READERS`,
   ahead of CSV.
 - `TableFormat`: a table written row by row into a binary stream, never held whole: the
@@ -180,7 +182,13 @@ class CsvReader:
         return {"encoding": encoding} if encoding else {}
 
 
-READERS: tuple[ImportReader, ...] = (CsvReader(),)
+def _readers() -> tuple[ImportReader, ...]:
+    from jobs.oneroster_zip import MisdirectedSetReader  # it reports in CSV, defined above
+
+    return (MisdirectedSetReader(), CsvReader())
+
+
+READERS: tuple[ImportReader, ...] = _readers()
 
 
 def reader_for(open_file: Opener) -> ImportReader:

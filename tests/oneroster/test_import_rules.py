@@ -18,6 +18,7 @@ from storage.models import Job, School, Student
 from storage.objects import FolderStore
 from tests import factories
 from tests.factories import SmallDistrict
+from tests.importing import run_import_of
 from tests.oneroster.helpers import export_set
 from tests.oneroster.importing import finished_set, import_set, submit_set
 from tests.oneroster.test_import import SIS, csv_rows, sis_set
@@ -246,3 +247,21 @@ def test_the_fast_and_general_paths_give_the_same_results(
     assert fast.job.counts_by_file == general.job.counts_by_file
     for entity in ("students", "classes", "educators"):
         assert same_names(ctx, twins[0], entity) == same_names(ctx, twins[1], entity), entity
+
+
+def test_a_oneroster_set_uploaded_as_students_is_refused_saying_what_it_is(
+    ctx: JobContext, roster: SmallDistrict
+) -> None:
+    # given the district's own OneRoster export
+    found = export_set(ctx, roster)
+    with ctx.store.open_read(found.job.result_key or "") as raw:
+        data = raw.read()
+
+    # when it is imported as a students file
+    done = run_import_of(ctx, roster, data)
+
+    # then
+    assert done.job.status == "failed"
+    assert done.job.error == (
+        "This file is a OneRoster file set; import it as oneroster (--format oneroster)."
+    )
