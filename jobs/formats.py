@@ -5,7 +5,7 @@
   to the pipeline and again to the reports. CSV (`jobs.csv_in`) is the last one asked: it
   refuses, naming it, a file that looks like something else. A OneRoster zip uploaded as
   one entity's file is recognised ahead of it and refused, saying what it is
-  (`jobs.oneroster_zip.MisdirectedSetReader`; a OneRoster import has its own pipeline). A new
+  (`MisdirectedSetReader`; a OneRoster import has its own pipeline). A new
   reader (XLSX, a OneRoster zip) is a module beside `csv_in` plus one entry in `READERS`,
   ahead of CSV.
 - `TableFormat`: a table written row by row into a binary stream, never held whole: the
@@ -27,8 +27,10 @@ from typing import BinaryIO, Protocol
 
 from jobs import csv_in
 from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
+from jobs.errors import FileRefused
 from schemas.codecs import ChoiceCodec, Codec, GradeCodec, StatusCodec, YesNoCodec
 from schemas.columns import Column, Entity
+from schemas.oneroster import MANIFEST
 from schemas.products import Product
 
 HEAD_BYTES = 1024
@@ -182,13 +184,40 @@ class CsvReader:
         return {"encoding": encoding} if encoding else {}
 
 
-def _readers() -> tuple[ImportReader, ...]:
-    from jobs.oneroster_zip import MisdirectedSetReader  # it reports in CSV, defined above
+class MisdirectedSetReader:
+    """A OneRoster zip uploaded as one entity's file (an import whose entity is students,
+    educators or classes): recognised by a zip's first member being `manifest.csv` (as the
+    service and most SIS write it) and refused with one sentence saying what it is. Its
+    own imports (entity `oneroster`, `jobs.oneroster_in`) never ask `READERS`."""
 
-    return (MisdirectedSetReader(), CsvReader())
+    name = "oneroster"
+
+    def __init__(self) -> None:
+        self.reports: TableFormat = CSV
+
+    def recognises(self, head: bytes) -> bool:
+        return head.startswith(b"PK\x03\x04") and head[30:42] == MANIFEST.encode()
+
+    def survey(
+        self,
+        open_file: Opener,
+        *,
+        entity: Entity,
+        purchased: Collection[Product],
+        limits: ImportLimits,
+    ) -> FileSurvey:
+        raise FileRefused(
+            "This file is a OneRoster file set; import it as oneroster (--format oneroster)."
+        )
+
+    def read_rows(self, open_file: Opener, survey: FileSurvey, *, limits: ImportLimits) -> Records:
+        raise FileRefused("A OneRoster file set is not read as one entity's rows.")
+
+    def warnings(self, survey: FileSurvey) -> dict[str, object]:
+        return {}
 
 
-READERS: tuple[ImportReader, ...] = _readers()
+READERS: tuple[ImportReader, ...] = (MisdirectedSetReader(), CsvReader())
 
 
 def reader_for(open_file: Opener) -> ImportReader:

@@ -22,16 +22,14 @@ import csv
 import io
 import tempfile
 import zipfile
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, BinaryIO
 
-from jobs.csv_in import FileSurvey, ImportLimits, Opener, Records
+from jobs.csv_in import ImportLimits, Opener
 from jobs.errors import FileRefused
-from schemas.columns import Entity
 from schemas.oneroster import FILES, HEADERS, MANIFEST, NOT_CARRIED, VERSION
-from schemas.products import Product
 
 MAX_MEMBERS = 14
 """A OneRoster 1.1 set: its manifest and at most its 13 tables."""
@@ -246,38 +244,3 @@ def read_file(zipped: zipfile.ZipFile, found: SetFile) -> Iterator[tuple[int, di
 def raw_rows(zipped: zipfile.ZipFile, name: str) -> Iterator[tuple[int, list[str]]]:
     """A member's rows as written (the header first), for the reports."""
     return _rows(zipped, name)
-
-
-class MisdirectedSetReader:
-    """A OneRoster zip uploaded as one entity's file (an import whose entity is students,
-    educators or classes): recognised by a zip's first member being `manifest.csv` (as the
-    service and most SIS write it) and refused with one sentence saying what it is. Its
-    own imports (entity `oneroster`) never ask `jobs.formats.READERS`."""
-
-    name = "oneroster"
-
-    def __init__(self) -> None:
-        from jobs.formats import CSV, TableFormat  # the registry imports this module
-
-        self.reports: TableFormat = CSV
-
-    def recognises(self, head: bytes) -> bool:
-        return head.startswith(b"PK\x03\x04") and head[30:42] == MANIFEST.encode()
-
-    def survey(
-        self,
-        open_file: Opener,
-        *,
-        entity: Entity,
-        purchased: Collection[Product],
-        limits: ImportLimits,
-    ) -> FileSurvey:
-        raise FileRefused(
-            "This file is a OneRoster file set; import it as oneroster (--format oneroster)."
-        )
-
-    def read_rows(self, open_file: Opener, survey: FileSurvey, *, limits: ImportLimits) -> Records:
-        raise FileRefused("A OneRoster file set is not read as one entity's rows.")
-
-    def warnings(self, survey: FileSurvey) -> dict[str, object]:
-        return {}
