@@ -8,6 +8,7 @@ never a 500.
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from jobs.requests import text_problem
 from schemas.columns import Entity
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 
 MAX_IDS = 10_000
 MAX_DATABASE_ID = 2**31 - 1
@@ -85,8 +87,17 @@ class ExportBody(Body):
     )
 
 
+class ImportEntity(Enum):
+    """What an imported file holds: one entity's table, or a OneRoster 1.1 set of them."""
+
+    EDUCATORS = Entity.EDUCATORS.value
+    STUDENTS = Entity.STUDENTS.value
+    CLASSES = Entity.CLASSES.value
+    ONEROSTER = ONEROSTER
+
+
 class ImportBody(Body):
-    entity: Entity | Literal["oneroster"] = Field(
+    entity: ImportEntity = Field(
         description="What the file holds; `oneroster` for a OneRoster 1.1 zip."
     )
     dry_run: StrictBool = Field(

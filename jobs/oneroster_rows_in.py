@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.import_rows import RowOutcome
-from schemas.columns import Column, Entity, required_columns
+from schemas.columns import Column, Entity, columns_for, required_columns
 from schemas.oneroster import TOBEDELETED
 from schemas.scope import Role, Scope
 from storage import classes, educators, oneroster_refs, students
@@ -61,8 +62,6 @@ def entity_columns(entity: Entity, *, deactivation: bool) -> tuple[Column, ...]:
 
 
 def _all_columns(entity: Entity) -> tuple[Column, ...]:
-    from schemas.columns import columns_for
-
     return columns_for(entity, ())
 
 
@@ -218,18 +217,6 @@ class Result:
     record_id: int | None = None
 
 
-@dataclass
-class OrgChange:
-    school_id: int | None
-    name: str
-    old_name: str | None
-    sourced_id: str
-
-
-def reaches_school(scope: Scope, school_id: int) -> bool:
-    return scope.role is Role.DISTRICT_ADMIN or school_id in scope.school_ids
-
-
 def user_model(role: str) -> tuple[Any, str, Any, str] | None:
     """(model, kind, link table, its column) of an enrollment's role; None for roles the
     roster does not hold (aide, parent…)."""
@@ -250,7 +237,5 @@ def reachable_users(session: Session, scope: Scope, model: Any, ids: set[int]) -
 def reachable_classes(session: Session, scope: Scope, ids: set[int]) -> set[int]:
     if scope.role is Role.DISTRICT_ADMIN or not ids:
         return set(ids)
-    from sqlalchemy import select
-
     statement = select(ClassGroup.id).where(ClassGroup.id.in_(sorted(ids)), classes.in_scope(scope))
     return set(session.scalars(statement))

@@ -69,7 +69,7 @@ def create_import(
     wanted = ImportRequest(
         district=str(scope.district_id),
         username=scope.username,
-        entity=body.entity if isinstance(body.entity, str) else body.entity.value,
+        entity=body.entity.value,
         dry_run=body.dry_run,
         filename=body.filename,
     )
