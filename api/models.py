@@ -8,6 +8,7 @@ never a 500.
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from jobs.requests import text_problem
 from schemas.columns import Entity
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 
 MAX_IDS = 10_000
 MAX_DATABASE_ID = 2**31 - 1
@@ -59,7 +61,9 @@ class ExportFilters(Body):
 
 
 class ExportBody(Body):
-    entity: Entity
+    entity: Entity | None = Field(
+        default=None, description="What to export; left out for a `oneroster` export."
+    )
     columns: list[Name] | None = Field(
         default_factory=list,
         max_length=200,
@@ -76,14 +80,30 @@ class ExportBody(Body):
     format: FormatName = Field(
         default="csv",
         description="The file's format: `csv` (the default); `xlsx` (every cell a text cell, "
-        "drop-down lists for columns with fixed values); or `pdf`, a printable roster "
+        "drop-down lists for columns with fixed values); `pdf`, a printable roster "
         "without the Password column, refused (422) over `ROSTERJOBS_PDF_MAX_ROWS` rows "
-        "(10,000 by default).",
+        "(10,000 by default); or `oneroster`, a OneRoster 1.1 zip of everything in the "
+        "requester's scope (no entity, columns or filters).",
+    )
+    include_inactive: StrictBool = Field(
+        default=False,
+        description="Deactivated students, educators and classes/groups too (left out otherwise).",
     )
 
 
+class ImportEntity(Enum):
+    """What an imported file holds: one entity's table, or a OneRoster 1.1 set of them."""
+
+    EDUCATORS = Entity.EDUCATORS.value
+    STUDENTS = Entity.STUDENTS.value
+    CLASSES = Entity.CLASSES.value
+    ONEROSTER = ONEROSTER
+
+
 class ImportBody(Body):
-    entity: Entity
+    entity: ImportEntity = Field(
+        description="What the file holds; `oneroster` for a OneRoster 1.1 zip."
+    )
     dry_run: StrictBool = Field(
         default=False, description="Validate and report exactly as a real run, change nothing."
     )
@@ -114,7 +134,7 @@ class JobOut(BaseModel):
 
     id: str
     kind: JobKind
-    entity: Entity
+    entity: Entity | Literal["oneroster"]
     district_id: int
     requested_by: str = Field(description="The requesting educator's username.")
     status: JobStatus
@@ -127,6 +147,9 @@ class JobOut(BaseModel):
     counts: dict[str, int] = Field(
         description="Imports: created, updated, unchanged, failed; exports: rows; "
         "reverts: reverted, conflicts, failed."
+    )
+    counts_by_file: dict[str, dict[str, int]] | None = Field(
+        default=None, description="A OneRoster import: each file's counts beside the totals."
     )
     warnings: dict[str, Any]
     result_url: str | None = Field(

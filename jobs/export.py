@@ -31,10 +31,12 @@ from jobs.errors import RequestRefused
 from jobs.export_title import export_title
 from jobs.formats import CSV, PLAIN, TABLES, XLSX, TableFormat, TableLayout, layout_of
 from jobs.lifecycle import JobContext, Outcome, report_progress
+from jobs.oneroster_out import run_oneroster_export
 from jobs.requests import ExportPlan, ExportRequest, check_row_cap, plan_export
 from schemas.cells import neutralise
 from schemas.columns import Column, Entity
 from schemas.jobs import JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.scope import RosterFilter, Scope
 from storage import classes, educators, export_copy, students
 from storage.models import Job
@@ -71,6 +73,8 @@ class Watch(Protocol):
 
 
 def run_export(ctx: JobContext, job: Job) -> Outcome:
+    if (job.options or {}).get("format") == ONEROSTER:
+        return run_oneroster_export(ctx, job)  # a set of files, not one table
     key, table = export_key(job), table_of(job)
     with ctx.sessions() as session:
         plan = plan_export(session, ExportRequest.from_job(job))

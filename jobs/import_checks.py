@@ -53,6 +53,12 @@ class ImportPlan:
     writes: RosterWrites = field(default_factory=StatementWrites)
     """How the batch reaches the database, and so how earlier rows are found: chosen once
     per run (`jobs.imports`), the same answers either way."""
+    rows: tuple[int, int] | None = None
+    """The job's row numbers this plan's rows have (lowest, highest): earlier rows are
+    looked for among them only, as a job of several files gives each its own range
+    (`jobs.oneroster_in`); None: every row of the job."""
+    new_students_need_password: bool = True
+    """False where students sign in through their school's system (a OneRoster import)."""
 
 
 @dataclass(slots=True)
@@ -153,7 +159,7 @@ def _earlier_rows(
     """The first row of this job, before this batch, that named each key."""
     if not keys:
         return {}
-    return plan.writes.earlier_rows(session, plan.job_id, column, keys)
+    return plan.writes.earlier_rows(session, plan.job_id, column, keys, rows=plan.rows)
 
 
 # --- references --------------------------------------------------------------------------
@@ -417,6 +423,8 @@ def _moved_earlier(
         ImportRowResult.outcome != RowOutcome.FAILED.value,
         claim_column.is_not(None),
     )
+    if plan.rows is not None:
+        statement = statement.where(ImportRowResult.row_number.between(*plan.rows))
     return {record_id: key for record_id, key in session.execute(statement)}
 
 
@@ -500,7 +508,8 @@ def _check_rules(plan: ImportPlan, decision: Decision, locked: Sequence[str]) ->
     """`locked`: the access attributes of the purchased products an import cannot remove."""
     draft, stored = decision.draft, decision.stored
     missing_password = not draft.password and "Password" not in draft.refused
-    if draft.creates and plan.spec.model is Student and missing_password:
+    needs_password = plan.spec.model is Student and plan.new_students_need_password
+    if draft.creates and needs_password and missing_password:
         draft.refuse("Password", "is required for a new student.")
     if not stored:
         return

@@ -86,10 +86,16 @@ class EntitySpec:
 Loader = Callable[[Session, Scope, tuple[int, ...]], Iterable[dict[str, Any]]]
 
 
+def _stored(ids: tuple[int, ...]) -> RosterFilter:
+    """The records an import row names, deactivated or not: a Database ID of a deactivated
+    record still names it (it is edited, not created again)."""
+    return RosterFilter(ids=ids, include_inactive=True)
+
+
 def _loader(stream_rows: Any) -> Loader:
     def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterable[dict[str, Any]]:
         # a batch's ids bound the rows: read them at once (`storage.listing.stream`)
-        return stream_rows(session, scope, RosterFilter(ids=ids), batch_rows=0)  # type: ignore[no-any-return]
+        return stream_rows(session, scope, _stored(ids), batch_rows=0)  # type: ignore[no-any-return]
 
     return load
 
@@ -112,7 +118,7 @@ def _people_loader(model: Any, export_conditions: Any, links: tuple[Link, ...]) 
     }
 
     def load(session: Session, scope: Scope, ids: tuple[int, ...]) -> Iterable[dict[str, Any]]:
-        conditions = export_conditions(scope, RosterFilter(ids=ids))
+        conditions = export_conditions(scope, _stored(ids))
         return with_linked_names(session, select(*columns).where(*conditions), lists)
 
     return load

@@ -62,10 +62,16 @@ class RosterWrites(Protocol):
         ...
 
     def earlier_rows(
-        self, session: Session, job_id: str, column: Any, keys: Sequence[Any]
+        self,
+        session: Session,
+        job_id: str,
+        column: Any,
+        keys: Sequence[Any],
+        *,
+        rows: tuple[int, int] | None = None,
     ) -> dict[Any, int]:
         """The first row of the job, before this batch, whose result names each key in
-        `column` (an `ImportRowResult` column)."""
+        `column` (an `ImportRowResult` column); among the `rows` range only, if given."""
         ...
 
 
@@ -105,7 +111,13 @@ class StatementWrites:
             session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
     def earlier_rows(
-        self, session: Session, job_id: str, column: Any, keys: Sequence[Any]
+        self,
+        session: Session,
+        job_id: str,
+        column: Any,
+        keys: Sequence[Any],
+        *,
+        rows: tuple[int, int] | None = None,
     ) -> dict[Any, int]:
         if not keys:
             return {}
@@ -114,6 +126,8 @@ class StatementWrites:
             .where(ImportRowResult.job_id == job_id, column.in_(list(keys)))
             .order_by(ImportRowResult.row_number.desc())
         )
+        if rows is not None:
+            statement = statement.where(ImportRowResult.row_number.between(*rows))
         return {key: row for key, row in session.execute(statement)}
 
 
@@ -165,11 +179,17 @@ class CopyWrites:
         bulk_writes.copy_rows(session, table.name, columns, rows)
 
     def earlier_rows(
-        self, session: Session, job_id: str, column: Any, keys: Sequence[Any]
+        self,
+        session: Session,
+        job_id: str,
+        column: Any,
+        keys: Sequence[Any],
+        *,
+        rows: tuple[int, int] | None = None,
     ) -> dict[Any, int]:
         if keys and self._earlier is not None:
             keys = self._earlier.may_hold(column.key, keys)
-        return bulk_writes.first_rows(session, job_id, column.key, keys)
+        return bulk_writes.first_rows(session, job_id, column.key, keys, rows=rows)
 
 
 _NO_ERRORS = json.dumps([])

@@ -49,10 +49,12 @@ from jobs.import_report import LiveReports, live_reports, report_keys, write_rep
 from jobs.import_rows import RowDraft, RowOutcome, RowResult, parse_row
 from jobs.import_writes import CopyWrites, EarlierKeys, RosterWrites, StatementWrites
 from jobs.lifecycle import JobContext, Outcome, report_progress
+from jobs.oneroster_in import run_oneroster_import
 from jobs.password_pool import PasswordPool
 from jobs.process_settings import rare_collections
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import JobStatus
+from schemas.oneroster import ONEROSTER
 from storage import job_records
 from storage.db import unit_of_work
 from storage.models import ImportRowResult, Job
@@ -61,11 +63,15 @@ from storage.objects import ObjectNotFound
 
 def run_import(ctx: JobContext, job: Job) -> Outcome:
     """The import, on the fast path where the database has one (Postgres)."""
+    if job.entity == ONEROSTER:
+        return run_oneroster_import(ctx, job)  # a set of files: `jobs.oneroster_in`
     return _run(ctx, job, fast=None)
 
 
 def run_general_import(ctx: JobContext, job: Job) -> Outcome:
     """The import on the general path, whatever the database: the reference."""
+    if job.entity == ONEROSTER:
+        return run_oneroster_import(ctx, job, fast=False)
     return _run(ctx, job, fast=False)
 
 

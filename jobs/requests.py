@@ -26,6 +26,7 @@ from jobs.pdf_table import PDF, PDF_MAX_ROWS
 from schemas.codecs import CellError, GradeCodec
 from schemas.columns import Column, Entity, UnknownColumns, select_columns
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.products import Product
 from schemas.scope import Role, RosterFilter, Scope
 from storage import classes, districts, educators, references, students
@@ -47,6 +48,7 @@ class ExportRequest:
     search: str | None = None
     ids: tuple[int, ...] = ()
     format: str = CSV.name  # a name in `jobs.formats.TABLES`
+    include_inactive: bool = False  # deactivated records too (they leave an export otherwise)
 
     def options(self) -> dict[str, Any]:
         """The request as stored in the job record (JSON)."""
@@ -87,6 +89,14 @@ def submit_export(
 ) -> Job:
     """Check the request and record a queued job (the caller commits, then enqueues). A
     PDF's rows are counted here, so one over `pdf_max_rows` is refused before any job."""
+    if request.format == ONEROSTER:
+        return create_job(
+            session,
+            kind=JobKind.EXPORT,
+            entity=ONEROSTER,
+            scope=plan_oneroster(session, request),
+            options=request.options(),
+        )
     plan = plan_export(session, request)
     if request.format == PDF.name:
         rows = ROW_COUNTS[plan.entity](session, plan.scope, plan.roster_filter)
@@ -118,7 +128,7 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
     if entity is Entity.EDUCATORS and scope.role is Role.TEACHER:
         raise RequestRefused("Teachers cannot export educators; ask an administrator.")
     if request.format not in TABLES:
-        known = ", ".join(sorted(TABLES))
+        known = ", ".join(sorted({*TABLES, ONEROSTER}))
         raise RequestRefused(
             f"There is no export format {request.format!r}; choose {known}.", field="format"
         )
@@ -129,6 +139,24 @@ def plan_export(session: Session, request: ExportRequest) -> ExportPlan:
         raise RequestRefused(str(err), field="columns") from err
     roster_filter = _roster_filter(session, request, entity, scope, purchased)
     return ExportPlan(scope, entity, columns, roster_filter)
+
+
+def plan_oneroster(session: Session, request: ExportRequest) -> Scope:
+    """A OneRoster export (`jobs.oneroster_out`) holds every entity of the requester's
+    scope: it names no entity, columns, filters or ids, and teachers, who cannot export
+    educators, cannot ask for it."""
+    check_text(request)
+    scope = resolve_scope(session, request.district, request.username)
+    if scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot export OneRoster files; ask an administrator.")
+    if request.entity.strip().lower() not in ("", ONEROSTER):
+        message = "A OneRoster export holds every entity; leave the entity out."
+        raise RequestRefused(message, field="entity")
+    narrowed = (request.grade, request.school, request.class_group, request.product)
+    if request.columns or request.ids or request.search or any(v is not None for v in narrowed):
+        message = "A OneRoster export takes no columns, filters or ids: it holds your whole scope."
+        raise RequestRefused(message, field="format")
+    return scope
 
 
 def resolve_scope(session: Session, district_ref: str, username: str) -> Scope:
@@ -167,6 +195,7 @@ def _roster_filter(
         product=_product(request.product, purchased),
         search=(request.search or "").strip() or None,
         ids=request.ids,
+        include_inactive=request.include_inactive,
     )
 
 
@@ -299,14 +328,32 @@ def plan_import(session: Session, request: ImportRequest) -> ImportTarget:
     return ImportTarget(scope, entity, districts.purchased_products(session, scope.district_id))
 
 
+def plan_oneroster_import(session: Session, request: ImportRequest) -> Scope:
+    """A OneRoster import (`jobs.oneroster_in`) touches every entity: administrators only,
+    as for the export."""
+    check_text(request)
+    scope = resolve_scope(session, request.district, request.username)
+    if scope.role is Role.TEACHER:
+        raise RequestRefused("Teachers cannot import OneRoster files; ask an administrator.")
+    if request.format not in (None, ONEROSTER):
+        message = "A OneRoster import is a OneRoster zip; leave the format out."
+        raise RequestRefused(message, field="format")
+    return scope
+
+
 def submit_import(session: Session, request: ImportRequest) -> Job:
     """Check the request and record a job awaiting its upload; its input key is set."""
-    target = plan_import(session, request)
+    oneroster = request.entity.strip().lower() == ONEROSTER
+    if oneroster:
+        scope, entity = plan_oneroster_import(session, request), ONEROSTER
+    else:
+        target = plan_import(session, request)
+        scope, entity = target.scope, target.entity.value
     job = create_job(
         session,
         kind=JobKind.IMPORT,
-        entity=target.entity.value,
-        scope=target.scope,
+        entity=entity,
+        scope=scope,
         options=request.options(),
         dry_run=request.dry_run,
         status=JobStatus.AWAITING_UPLOAD,

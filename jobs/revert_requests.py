@@ -20,6 +20,7 @@ from jobs.errors import JobConflict
 from jobs.lifecycle import create_job
 from jobs.requests import ImportRequest, plan_import
 from schemas.jobs import FINISHED, JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.scope import Scope
 from storage import job_records
 from storage.models import Job, utcnow
@@ -66,6 +67,10 @@ def check_revertible(session: Session, job: Job, *, history_days: int) -> None:
         raise JobConflict("A revert cannot itself be reverted.")
     if job.kind != JobKind.IMPORT.value:
         raise JobConflict("Only an import can be reverted; this job is an export.")
+    if job.entity == ONEROSTER:
+        raise JobConflict(
+            "A OneRoster import cannot be reverted yet; import a corrected file set instead."
+        )
     if job.dry_run:
         raise JobConflict("A dry run changed nothing, so there is nothing to revert.")
     if JobStatus(job.status) not in FINISHED:

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from schemas.codecs import ChoiceCodec, Codec, GradeCodec, YesNoCodec
+from schemas.codecs import ChoiceCodec, Codec, GradeCodec, StatusCodec, YesNoCodec
 from schemas.columns import Column
 
 
@@ -43,7 +43,7 @@ def fixed_values(codec: Codec[object]) -> tuple[str, ...]:
         return GRADES
     if isinstance(codec, YesNoCodec):
         return ("Yes", "No")
-    if isinstance(codec, ChoiceCodec):
+    if isinstance(codec, ChoiceCodec | StatusCodec):
         return codec.choices
     return ()
 

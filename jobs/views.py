@@ -38,6 +38,7 @@ def job_object(
         "format": (job.options or {}).get("format") or ("csv" if job.kind == "export" else None),
         "progress": {"total": job.total, "processed": job.processed},
         "counts": dict(job.counts or {}),
+        "counts_by_file": job.counts_by_file,
         "warnings": dict(job.warnings or {}),
         "result_url": _link(link, job.result_key, output_name(job, "result")),
         "error_report_url": _link(link, job.error_report_key, output_name(job, "errors")),

@@ -199,6 +199,10 @@ def _refuse_other_zips(package: zipfile.ZipFile) -> None:
     names = set(package.namelist())
     if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
         return
+    if "manifest.csv" in names:
+        raise FileRefused(
+            "This file is a OneRoster file set; import it as oneroster (--format oneroster)."
+        )
     if "mimetype" in names and "opendocument" in _small(package, "mimetype", 200).decode(
         "ascii", "replace"
     ):

@@ -376,6 +376,23 @@ class YesNoCodec(_Cell[bool]):
         )
 
 
+class StatusCodec(_Cell[bool]):
+    """Whether a record is active: written Active or Inactive (any case on import)."""
+
+    choices = ("Active", "Inactive")
+
+    def to_cell(self, value: bool | None) -> str:
+        if value is None:
+            return ""
+        return "Active" if value else "Inactive"
+
+    def _read(self, value: str) -> bool:
+        folded = value.casefold()
+        if folded in ("active", "inactive"):
+            return folded == "active"
+        raise CellError(f"{_quoted(value)} is not allowed; use Active or Inactive.")
+
+
 @dataclass(frozen=True)
 class DateCodec(_Cell[dt.date]):
     """A date, written YYYY-MM-DD; M/D/YYYY (month first, as US spreadsheets save it) is read too.

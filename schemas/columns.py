@@ -31,6 +31,7 @@ from schemas.codecs import (
     MinutesCodec,
     PasswordCodec,
     ProductListCodec,
+    StatusCodec,
     StudentUsernameCodec,
     TextCodec,
     YesNoCodec,
@@ -139,6 +140,21 @@ def _name(header: str, attr: str, whose: str) -> Column:
     )
 
 
+def _status(whose: str) -> Column:
+    """Deactivation from a spreadsheet: an Inactive record leaves exports unless they ask
+    for inactive records too, and keeps its username and IDs reserved."""
+    return Column(
+        "Status",
+        "active",
+        False,
+        f"Active or Inactive: an inactive {whose} leaves exports (unless inactive records are "
+        "asked for) but keeps its username and IDs reserved and its history; empty means Active.",
+        StatusCodec(),
+        BASIC,
+        empty=True,
+    )
+
+
 def _external_id(required: bool, whose: str) -> Column:
     return Column(
         "External Assigned ID",
@@ -203,6 +219,7 @@ _EDUCATOR_COLUMNS = (
     _organizations("educator"),
     _external_id(False, "educator"),
     _classes("educator"),
+    _status("educator"),
 )
 
 _STUDENT_BASIC_COLUMNS = (
@@ -236,6 +253,7 @@ _STUDENT_BASIC_COLUMNS = (
     ),
     _organizations("student"),
     _classes("student"),
+    _status("student"),
 )
 
 _STUDENT_DEMOGRAPHIC_COLUMNS = (
@@ -347,6 +365,7 @@ _CLASS_COLUMNS = (
         BASIC,
         multi=True,
     ),
+    _status("class/group"),
 )
 
 

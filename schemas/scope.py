@@ -32,7 +32,10 @@ class Scope:
 
 @dataclass(frozen=True)
 class RosterFilter:
-    """Filters of an export, resolved to database ids (names are checked before a job runs)."""
+    """Filters of an export, resolved to database ids (names are checked before a job runs).
+
+    `include_inactive` keeps deactivated students, educators and classes in the rows (they
+    leave an export otherwise)."""
 
     grade: str | None = None
     school_id: int | None = None
@@ -40,3 +43,4 @@ class RosterFilter:
     product: Product | None = None
     search: str | None = None
     ids: tuple[int, ...] = ()
+    include_inactive: bool = False

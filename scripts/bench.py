@@ -70,6 +70,9 @@ TARGETS = (
     ("import_100k_peak_rss_mb", "<", 200),
     ("revert_100k_ratio_vs_import", "<=", 1),
     ("enqueue_to_start_p50_ms", "<", 50),
+    ("export_oneroster_1m_ratio_vs_copy", "<=", 2),
+    ("export_oneroster_1m_peak_rss_mb", "<", 150),
+    ("import_oneroster_100k_peak_rss_mb", "<", 250),
 )
 
 
@@ -77,6 +80,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--database", default="rosterjobs_bench", help="the bench database on that server"
+    )
     parser.add_argument(
         "--only",
         default=",".join(GROUPS),
@@ -88,7 +94,7 @@ def main() -> int:
         return child(args.child)
     started = time.perf_counter()
     OBJECTS.mkdir(parents=True, exist_ok=True)
-    url = bench_database(args.admin_url)
+    url = bench_database(args.admin_url, args.database)
     results = measure_all(url, args.redis_url, set(args.only.split(",")))
     results["bench_total_s"] = round(time.perf_counter() - started, 1)
     show(results)
@@ -124,6 +130,15 @@ def exports(url: str, _redis_url: str) -> dict[str, Any]:
         results["export_1m_peak_rss_mb"] - results["export_100k_peak_rss_mb"], 1
     )
     return results
+
+
+def oneroster(url: str, _redis_url: str) -> dict[str, Any]:
+    """`scripts/bench_oneroster.py`."""
+    results = prefixed(
+        "export_oneroster_1m", run_child(url, "export_oneroster", DISTRICTS["1m"][0])
+    )
+    imported = run_child(url, "import_oneroster", DISTRICTS["100k"][0])
+    return results | prefixed("import_oneroster_100k", imported)
 
 
 def export_to_s3(url: str, _redis_url: str) -> dict[str, Any]:
@@ -204,6 +219,7 @@ GROUPS = {
     "sqlite": sqlite,
     "xlsx": xlsx,
     "pdf": pdf,
+    "oneroster": oneroster,
 }
 SELF_SEEDED = {"pdf"}
 """Groups that seed the district they need themselves (not the 100k and 1M ones)."""
@@ -234,18 +250,16 @@ def imports_of_updates(url: str, prefix: str, *, dry_run: bool = True) -> dict[s
     return results
 
 
-def bench_database(admin_url: str) -> str:
+def bench_database(admin_url: str, name: str = "rosterjobs_bench") -> str:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = 'rosterjobs_bench'")
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         )
         if not exists:
-            connection.execute(text("CREATE DATABASE rosterjobs_bench"))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return (
-        make_url(admin_url).set(database="rosterjobs_bench").render_as_string(hide_password=False)
-    )
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run_child(url: str, *task: str) -> dict[str, Any]:
@@ -274,6 +288,8 @@ ROWS = (
     ("export, 100,000 students, every column (folder)", "export_100k", "ratio_vs_copy"),
     ("export, 1,000,000 students, every column (folder)", "export_1m", "ratio_vs_copy"),
     ("export, 100,000 students, to S3 (moto server)", "export_100k_s3", None),
+    ("OneRoster export, 1,000,000 students (folder)", "export_oneroster_1m", "ratio_vs_copy"),
+    ("OneRoster import, 100,000 students, into an empty district", "import_oneroster_100k", None),
     ("import, 100,000 updates, 10 % refused", "import_100k", "ratio_vs_copy_update"),
     ("the same import as a dry run", "import_100k_dry_run", None),
     ("the same import reverted (records)", "revert_100k", None),
@@ -364,11 +380,22 @@ def child(argv: list[str]) -> int:
         "passwords": child_passwords,
         "queue": child_queue,
         "export_pdf": child_export_pdf,
+        "export_oneroster": _oneroster_child("child_export_oneroster"),
+        "import_oneroster": _oneroster_child("child_import_oneroster"),
     }
     extra = tasks[task](url, *rest)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(extra | {"peak_rss_mb": round(peak_mb, 1)}))
     return 0
+
+
+def _oneroster_child(name: str) -> Any:
+    def run(*args: str) -> dict[str, Any]:
+        import bench_oneroster  # beside this script; it imports this module's helpers
+
+        return getattr(bench_oneroster, name)(*args)  # type: ignore[no-any-return]
+
+    return run
 
 
 def is_postgres(url: str) -> bool:

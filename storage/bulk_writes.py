@@ -201,7 +201,14 @@ def _empty_table_like(session: Session, table: Table, prefix: str, selected: str
     return temporary
 
 
-def first_rows(session: Session, job_id: str, column: str, keys: Sequence[Any]) -> dict[Any, int]:
+def first_rows(
+    session: Session,
+    job_id: str,
+    column: str,
+    keys: Sequence[Any],
+    *,
+    rows: tuple[int, int] | None = None,
+) -> dict[Any, int]:
     """The first row of the job that named each key in `column` of its row results.
 
     One index probe per key on (job_id, column): the plan cannot fall back to reading every
@@ -213,12 +220,16 @@ def first_rows(session: Session, job_id: str, column: str, keys: Sequence[Any]) 
     if not keys:
         return {}
     kind = "bigint" if column == "record_id" else "text"
+    lowest, highest = rows if rows is not None else (0, 2**31 - 1)
     statement = text(
         f"SELECT k.key, (SELECT min(r.row_number) FROM import_row_results AS r "
-        f"WHERE r.job_id = :job_id AND r.{column} = k.key) AS first "
+        f"WHERE r.job_id = :job_id AND r.{column} = k.key "
+        # `+ 0`: the range narrows what the index probe found, never picks the index
+        f"AND r.row_number + 0 BETWEEN :lowest AND :highest) AS first "
         f"FROM unnest(CAST(:keys AS {kind}[])) AS k(key)"
     )
-    found = session.execute(statement, {"job_id": job_id, "keys": list(keys)})
+    bounds = {"lowest": lowest, "highest": highest}
+    found = session.execute(statement, {"job_id": job_id, "keys": list(keys), **bounds})
     return {key: int(first) for key, first in found if first is not None}
 
 

@@ -96,7 +96,13 @@ def matching(roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
 
 
 def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
-    return [ClassGroup.district_id == scope.district_id, in_scope(scope), *matching(roster_filter)]
+    """The rows an export lists (every format reads them): the district's, in the
+    requester's scope, matching the filters, and active unless the filter includes the
+    deactivated ones."""
+    conditions = [ClassGroup.district_id == scope.district_id, in_scope(scope)]
+    if not roster_filter.include_inactive:
+        conditions.append(ClassGroup.active.is_(True))
+    return [*conditions, *matching(roster_filter)]
 
 
 def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:

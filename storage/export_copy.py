@@ -71,6 +71,7 @@ from schemas.codecs import (
     MinutesCodec,
     PasswordCodec,
     ProductListCodec,
+    StatusCodec,
     StudentUsernameCodec,
     TextCodec,
     YesNoCodec,
@@ -137,6 +138,7 @@ def _renders(column: Column) -> bool:
         *_NUMBER_CODECS,
         PasswordCodec,
         YesNoCodec,
+        StatusCodec,
         DateCodec,
         ProductListCodec,
     )
@@ -166,8 +168,8 @@ def cell_sql(
     if isinstance(codec, PasswordCodec):
         return null()
     value = sources[column.attr]
-    if isinstance(codec, YesNoCodec):
-        return case((value.is_(True), "Yes"), (value.is_(False), "No"))
+    if isinstance(codec, YesNoCodec | StatusCodec):
+        return _two_words(codec, value)
     if isinstance(codec, DateCodec):
         return func.to_char(value, "YYYY-MM-DD")
     if not neutralise:
@@ -176,6 +178,12 @@ def cell_sql(
     if isinstance(codec, _NUMBER_CODECS):
         return whole_number(value)
     return neutralised(value)
+
+
+def _two_words(codec: YesNoCodec | StatusCodec, value: Any) -> ColumnElement[Any]:
+    """A boolean's cell: Yes/No, or Active/Inactive for the Status column."""
+    true, false = ("Yes", "No") if isinstance(codec, YesNoCodec) else ("Active", "Inactive")
+    return case((value.is_(True), true), (value.is_(False), false))
 
 
 def whole_number(value: Any) -> ColumnElement[Any]:

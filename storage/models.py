@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,12 +49,25 @@ class Base(DeclarativeBase):
     }
 
 
+def active_column() -> Any:
+    """A record's active flag: a deactivated student, educator or class leaves exports
+    (unless asked for) but keeps its usernames and IDs reserved and its history."""
+    return mapped_column(Boolean, default=True, server_default=true())
+
+
+def sourced_id_index(table: str) -> Index:
+    """The OneRoster sourcedId an SIS gave the record is unique in its district where set
+    (NULLs never collide, on either database)."""
+    return Index(f"uq_{table}_district_sourced_id", "district_id", "sourced_id", unique=True)
+
+
 class District(Base):
     __tablename__ = "districts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class PurchasedProduct(Base):
@@ -67,16 +81,20 @@ class PurchasedProduct(Base):
 
 class School(Base):
     __tablename__ = "schools"
-    __table_args__ = (UniqueConstraint("district_id", "name"),)
+    __table_args__ = (UniqueConstraint("district_id", "name"), sourced_id_index("schools"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Educator(Base):
     __tablename__ = "educators"
-    __table_args__ = (UniqueConstraint("district_id", "username_key"),)
+    __table_args__ = (
+        UniqueConstraint("district_id", "username_key"),
+        sourced_id_index("educators"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"))
@@ -86,6 +104,8 @@ class Educator(Base):
     username_key: Mapped[str] = mapped_column(String(254))
     educator_type: Mapped[str] = mapped_column(String(10))
     external_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = active_column()
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class EducatorSchool(Base):
@@ -101,7 +121,7 @@ class EducatorSchool(Base):
 
 class ClassGroup(Base):
     __tablename__ = "classes"
-    __table_args__ = (UniqueConstraint("district_id", "name_key"),)
+    __table_args__ = (UniqueConstraint("district_id", "name_key"), sourced_id_index("classes"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id", ondelete="CASCADE"))
@@ -109,6 +129,8 @@ class ClassGroup(Base):
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = active_column()
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class ClassEducator(Base):
@@ -137,6 +159,7 @@ class Student(Base):
         UniqueConstraint("district_id", "username_key"),
         UniqueConstraint("district_id", "external_id"),
         Index("ix_students_district_grade", "district_id", "grade"),
+        sourced_id_index("students"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +171,8 @@ class Student(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str] = mapped_column(String(64))
     grade: Mapped[str] = mapped_column(String(2))
+    active: Mapped[bool] = active_column()
+    sourced_id: Mapped[str | None] = mapped_column(String(255))
     # demographics
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(1))
@@ -237,6 +262,8 @@ class Job(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts_by_file: Mapped[dict[str, Any] | None] = mapped_column()
+    """A OneRoster import's counts file by file ({"users": {"created": 3, …}, …})."""
     warnings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     input_key: Mapped[str | None] = mapped_column(String(500))
     result_key: Mapped[str | None] = mapped_column(String(500))

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+
 MAX_LINK_TTL_SECONDS = 7 * 24 * 3600
 """SigV4 presigned URLs live at most 7 days; S3 rejects longer ones only when they are used."""
 

@@ -80,7 +80,13 @@ def reachable(session: Session, scope: Scope, ids: Collection[int]) -> frozenset
 
 
 def export_conditions(scope: Scope, roster_filter: RosterFilter) -> list[ColumnElement[bool]]:
-    return [Student.district_id == scope.district_id, in_scope(scope), *matching(roster_filter)]
+    """The rows an export lists (every format reads them): the district's, in the
+    requester's scope, matching the filters, and active unless the filter includes the
+    deactivated ones."""
+    conditions = [Student.district_id == scope.district_id, in_scope(scope)]
+    if not roster_filter.include_inactive:
+        conditions.append(Student.active.is_(True))
+    return [*conditions, *matching(roster_filter)]
 
 
 def count_rows(session: Session, scope: Scope, roster_filter: RosterFilter) -> int:

@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from jobs.formats import READERS, TABLES
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 from worker import commands, follow_ups
 from worker.settings import SettingsError
 
@@ -144,14 +145,17 @@ def _requester(parser: argparse.ArgumentParser) -> None:
 def _export(sub: Subcommands) -> None:
     export = _command(sub, "export", "export a roster to a file (CSV, XLSX or a printable PDF)")
     _requester(export)
-    export.add_argument("--entity", required=True, choices=ENTITIES, help="what to export")
+    export.add_argument(
+        "--entity", choices=ENTITIES, help="what to export (not with --format oneroster)"
+    )
     export.add_argument(
         "--format",
         dest="file_format",
-        choices=sorted(TABLES),
+        choices=sorted({*TABLES, ONEROSTER}),
         default="csv",
         help="the file's format: %(choices)s (pdf: a printable roster, no Password column, "
-        "at most ROSTERJOBS_PDF_MAX_ROWS rows)",
+        "at most ROSTERJOBS_PDF_MAX_ROWS rows; oneroster: a OneRoster 1.1 zip of everything "
+        "in your scope, no --entity)",
     )
     columns = export.add_mutually_exclusive_group()
     columns.add_argument("--columns", metavar="LIST", help='optional columns, "A,B,…"')
@@ -168,6 +172,11 @@ def _export(sub: Subcommands) -> None:
     )
     export.add_argument("--search", metavar="TEXT", help="name, username or ID contains")
     export.add_argument("--ids", metavar="LIST", help="Database IDs, comma-separated")
+    export.add_argument(
+        "--include-inactive",
+        action="store_true",
+        help="deactivated students, educators and classes too (left out otherwise)",
+    )
     export.set_defaults(run=commands.export)
 
 
@@ -175,13 +184,16 @@ def _import(sub: Subcommands) -> None:
     imports = _command(sub, "import", "import a CSV or XLSX file into the roster")
     imports.add_argument("file", metavar="FILE", help="the CSV or XLSX file to import")
     _requester(imports)
-    imports.add_argument("--entity", required=True, choices=ENTITIES, help="what the file holds")
+    imports.add_argument(
+        "--entity", choices=ENTITIES, help="what the file holds (not with --format oneroster)"
+    )
     imports.add_argument(
         "--format",
         dest="file_format",
-        choices=sorted(reader.name for reader in READERS),
+        choices=sorted({*(reader.name for reader in READERS), ONEROSTER}),
         help="refuse the file unless it is this format: %(choices)s (default: recognised "
-        "from its content)",
+        "from its content; oneroster, a OneRoster 1.1 zip of several entities, must be given "
+        "and takes no --entity)",
     )
     imports.add_argument("--dry-run", action="store_true", help="validate and report only")
     imports.set_defaults(run=commands.import_file)

@@ -17,6 +17,7 @@ from jobs.lifecycle import request_cancel
 from jobs.requests import ExportRequest, ImportRequest, resolve_scope, text_problem
 from jobs.views import job_object
 from schemas.jobs import JobStatus
+from schemas.oneroster import ONEROSTER
 from schemas.tokens import issue_token
 from storage import districts, job_records
 from storage.db import unit_of_work, upgrade
@@ -93,10 +94,12 @@ def seed(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     rt = runtime(args)
     _require_district(rt, args.district)
+    if args.entity is None and args.file_format != ONEROSTER:
+        raise CommandError("Name what to export with --entity (or give --format oneroster).")
     request = ExportRequest(
         district=args.district,
         username=args.username,
-        entity=args.entity,
+        entity=args.entity or "",
         columns=None if args.all_columns else _names(args.columns),
         grade=args.grade,
         school=args.school,
@@ -105,6 +108,7 @@ def export(args: argparse.Namespace) -> int:
         search=args.search,
         ids=_ids(args.ids),
         format=args.file_format,
+        include_inactive=args.include_inactive,
     )
     try:
         job_id = submit.export_job(rt, request)
@@ -119,13 +123,15 @@ def import_file(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CommandError(f"No file {args.file!r}.")
     _require_district(rt, args.district)
+    if args.entity is None and args.file_format != ONEROSTER:
+        raise CommandError("Name what the file holds with --entity (or give --format oneroster).")
     request = ImportRequest(
         district=args.district,
         username=args.username,
-        entity=args.entity,
+        entity=ONEROSTER if args.file_format == ONEROSTER else args.entity,
         dry_run=args.dry_run,
         filename=path.name,
-        format=args.file_format,
+        format=None if args.file_format == ONEROSTER else args.file_format,
     )
     try:
         job_id = submit.import_job(rt, request, path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -29,7 +29,7 @@ def list_jobs(
     scope: ScopeDep,
     status: JobStatus | None = None,
     kind: JobKind | None = None,
-    entity: Entity | None = None,
+    entity: Entity | Literal["oneroster"] | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[
         str | None, Query(max_length=400, description="`next_cursor` of the previous page.")
@@ -40,7 +40,7 @@ def list_jobs(
     query = JobQuery(
         status=status.value if status else None,
         kind=kind.value if kind else None,
-        entity=entity.value if entity else None,
+        entity=entity.value if isinstance(entity, Entity) else entity,
         limit=limit,
         cursor=cursor,
     )

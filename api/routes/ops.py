@@ -40,6 +40,7 @@ from api.routes.ops_render import STATIC, error_page, prefers_html, render
 from api.routes.ops_views import all_districts, is_stuck, job_rows, live_figures
 from schemas.columns import Entity
 from schemas.jobs import JobKind, JobStatus
+from schemas.oneroster import ONEROSTER
 from storage import job_records
 from storage.job_records import JobFilter
 
@@ -143,7 +144,7 @@ def jobs_page(
         districts=districts,
         statuses=[status.value for status in JobStatus],
         kinds=[kind.value for kind in JobKind],
-        entities=[entity.value for entity in Entity],
+        entities=[*(entity.value for entity in Entity), ONEROSTER],
         older=older,
         newest=newest,
     )
@@ -155,7 +156,7 @@ def job_filter(chosen: dict[str, str]) -> JobFilter:
     allowed = {
         "status": {status.value for status in JobStatus},
         "kind": {kind.value for kind in JobKind},
-        "entity": {entity.value for entity in Entity},
+        "entity": {*(entity.value for entity in Entity), ONEROSTER},
     }
     for name, values in allowed.items():
         if chosen[name] and chosen[name] not in values:

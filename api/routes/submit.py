@@ -36,7 +36,8 @@ def create_export(
     export = ExportRequest(
         district=str(scope.district_id),
         username=scope.username,
-        entity=body.entity.value,
+        entity=body.entity.value if body.entity else "",
+        format=body.format,
         columns=None if body.columns is None else tuple(body.columns),
         grade=body.filters.grade,
         school=body.filters.school,
@@ -44,7 +45,7 @@ def create_export(
         product=body.filters.product,
         search=body.filters.search,
         ids=tuple(body.ids),
-        format=body.format,
+        include_inactive=body.include_inactive,
     )
     pdf_max_rows = runtime.settings.pdf_max_rows
     with unit_of_work(runtime.jobs.sessions) as session:

@@ -68,6 +68,7 @@ def test_a_district_admin_exports_every_optional_column_with_columns_null(
         "Educators",
         "Students",
         "Products",
+        "Status",
     ]
     assert len(rows) == 3
 

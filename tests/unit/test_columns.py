@@ -43,9 +43,10 @@ REQUIRED = {
 }
 
 OPTIONAL_WITHOUT_PRODUCTS = {
-    Entity.EDUCATORS: ["External Assigned ID", "Classes/Groups"],
+    Entity.EDUCATORS: ["External Assigned ID", "Classes/Groups", "Status"],
     Entity.STUDENTS: [
         "Classes/Groups",
+        "Status",
         "Birth Date",
         "Gender",
         "Race",
@@ -57,7 +58,7 @@ OPTIONAL_WITHOUT_PRODUCTS = {
         "Test Text-to-Speech",
         "Test Extended Time",
     ],
-    Entity.CLASSES: ["External Assigned ID", "Educators", "Students", "Products"],
+    Entity.CLASSES: ["External Assigned ID", "Educators", "Students", "Products", "Status"],
 }
 
 ALL_PRODUCT_HEADERS = [
@@ -117,7 +118,7 @@ def test_student_product_columns_follow_in_product_order_for_every_purchase() ->
     # when the student columns are listed
     columns = columns_for(Entity.STUDENTS, ALL)
     # then each product's Access column and settings follow the basic ones, in product order
-    assert headers(columns)[len(REQUIRED[Entity.STUDENTS]) + 11 :] == ALL_PRODUCT_HEADERS
+    assert headers(columns)[len(REQUIRED[Entity.STUDENTS]) + 12 :] == ALL_PRODUCT_HEADERS
 
 
 def test_product_columns_exist_only_for_purchased_products() -> None:
@@ -263,7 +264,7 @@ def test_unknown_optional_columns_are_refused_with_the_valid_names() -> None:
     # then the message names each unknown one and lists the valid optional ones
     assert str(caught.value) == (
         "Unknown columns for Classes/Groups: 'Teachers', 'Imagine Reading: Access'. "
-        "The optional columns are: External Assigned ID, Educators, Students, Products."
+        "The optional columns are: External Assigned ID, Educators, Students, Products, Status."
     )
     assert caught.value.unknown == ("Teachers", "Imagine Reading: Access")
 
@@ -276,7 +277,7 @@ def test_a_single_unknown_column_is_named_in_the_singular() -> None:
     # then the message reads naturally
     assert str(caught.value) == (
         "Unknown column for Educators: 'Phone'. "
-        "The optional columns are: External Assigned ID, Classes/Groups."
+        "The optional columns are: External Assigned ID, Classes/Groups, Status."
     )
 
 
