@@ -20,7 +20,7 @@ from dramatiq.cli import make_argument_parser
 
 from jobs.import_spec import SPECS
 from jobs.pdf_table import FONT_DIRS, FONT_PACKAGES
-from schemas.codecs import DateCodec, MinutesCodec, YesNoCodec
+from schemas.codecs import DateCodec, MinutesCodec, StatusCodec, YesNoCodec
 from schemas.columns import Column, Entity, columns_for
 from schemas.products import Product
 from tests.deploy import files
@@ -608,6 +608,8 @@ def _kind(entity: Entity, column: Column) -> str:
         return "keyed"
     if isinstance(column.codec, YesNoCodec):
         return "yesno"
+    if isinstance(column.codec, StatusCodec):
+        return "status"
     if isinstance(column.codec, DateCodec):
         return "date"
     if isinstance(column.codec, MinutesCodec):

@@ -305,7 +305,7 @@ def test_a_presigned_link_downloads_the_file_under_its_name(
 
     # then
     assert body == ROSTER_CSV
-    assert content_type == "text/csv"
+    assert content_type == "text/csv; charset=utf-8"  # typed by the name's extension
     assert disposition.startswith("attachment;")
     assert saved_filename(disposition) == filename
 

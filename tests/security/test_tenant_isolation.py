@@ -108,6 +108,23 @@ def probe_start_import(d: Districts) -> None:
     assert (started.status_code, started.json()) == (404, {"detail": "No such job."})
 
 
+def probe_commit(d: Districts) -> None:
+    committed = d.client.post(f"/v1/imports/{d.a_import['id']}/commit", headers=d.b_headers)
+    assert (committed.status_code, committed.json()) == (404, {"detail": "No such job."})
+    still = d.client.get(f"/v1/jobs/{d.a_import['id']}", headers=admin(d.a)).json()
+    assert still["status"] == "awaiting_upload"
+
+
+def probe_revert(d: Districts) -> None:
+    for dry_run in (True, False):
+        reverted = d.client.post(
+            f"/v1/jobs/{d.a_import['id']}/revert", json={"dry_run": dry_run}, headers=d.b_headers
+        )
+        assert (reverted.status_code, reverted.json()) == (404, {"detail": "No such job."})
+    listed = d.client.get("/v1/jobs?kind=revert", headers=admin(d.a)).json()
+    assert listed["jobs"] == []
+
+
 def probe_create_export(d: Districts) -> None:
     # filters naming A's school or class are refused exactly as names that exist nowhere
     for field, a_name in (("school", A_NAMES[0]), ("class_group", A_NAMES[1])):
@@ -205,6 +222,8 @@ WALK: dict[tuple[str, str], Probe] = {
     ("GET", "/v1/jobs/{job_id}"): probe_show_job,
     ("POST", "/v1/jobs/{job_id}/cancel"): probe_cancel_job,
     ("POST", "/v1/imports/{job_id}/start"): probe_start_import,
+    ("POST", "/v1/imports/{job_id}/commit"): probe_commit,
+    ("POST", "/v1/jobs/{job_id}/revert"): probe_revert,
     ("POST", "/v1/exports"): probe_create_export,
     ("POST", "/v1/imports"): probe_create_import,
     ("GET", "/v1/columns/{entity}"): probe_columns,
