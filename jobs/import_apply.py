@@ -161,7 +161,7 @@ def _write_many(
             )
     entity = plan.spec.entity.value
     changes = [row for write in writes for row in _change_rows(plan, write, entity)]
-    through.insert_rows(session, ImportChange, _CHANGE_COLUMNS, changes)
+    through.insert_rows(session, ImportChange, CHANGE_COLUMNS, changes)
 
 
 def _scalars(
@@ -179,7 +179,7 @@ def _scalars(
     return roster_writes.with_keys(scalars, plan.spec.keyed)
 
 
-_CHANGE_COLUMNS = (
+CHANGE_COLUMNS = (
     "job_id",
     "entity",
     "record_id",
@@ -203,7 +203,7 @@ _OUTCOME_VALUE = {outcome: outcome.value for outcome in RowOutcome}
 
 
 def _change_rows(plan: ImportPlan, write: RecordWrite, entity: str) -> list[tuple[Any, ...]]:
-    """The audit rows of one written record (`_CHANGE_COLUMNS`): every value it changed (a
+    """The audit rows of one written record (`CHANGE_COLUMNS`): every value it changed (a
     created record: every value it set), the password only as "(changed)", its hashes (the
     replaced one and the new one) apart, for a revert."""
     decision = write.decision

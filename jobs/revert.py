@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from jobs.errors import JobCancelled, PermanentJobError
 from jobs.formats import CSV
+from jobs.import_apply import CHANGE_COLUMNS
 from jobs.import_spec import SPECS, EntitySpec
 from jobs.import_writes import CopyWrites, RosterWrites, StatementWrites
 from jobs.lifecycle import JobContext, Outcome, report_progress
@@ -184,20 +185,9 @@ def _write(
         for r in records
         for column, now, back in r.restored
     ]
-    writes.insert_rows(session, ImportChange, _CHANGE_COLUMNS, history)
+    writes.insert_rows(session, ImportChange, CHANGE_COLUMNS, history)
 
 
-_CHANGE_COLUMNS = (
-    "job_id",
-    "entity",
-    "record_id",
-    "row_number",
-    "column",
-    "old_value",
-    "new_value",
-    "old_hash",
-    "new_hash",
-)
 _RESULT_COLUMNS = ("job_id", "row_number", "outcome", "errors", "record_id")
 
 
