@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from schemas.codecs import ChoiceCodec, Codec, GradeCodec, StatusCodec, YesNoCodec
+from schemas.codecs import GRADES, ChoiceCodec, Codec, GradeCodec, StatusCodec, YesNoCodec
 from schemas.columns import Column
 
 
@@ -34,7 +34,6 @@ class TableLayout:
 
 
 PLAIN = TableLayout()
-GRADES = ("PK", "K", *(str(grade) for grade in range(1, 13)))
 
 
 def fixed_values(codec: Codec[object]) -> tuple[str, ...]:

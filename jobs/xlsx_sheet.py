@@ -29,6 +29,7 @@ from typing import BinaryIO, Protocol
 
 from jobs.csv_in import ImportLimits, Records
 from jobs.errors import FileRefused
+from jobs.xlsx_out import column_letters
 from schemas.cells import formula_cell, neutralise
 
 _BLOCK = 1024 * 1024
@@ -195,7 +196,7 @@ class SheetScanner:
 
     def _too_wide(self, number: int, width: int) -> str:
         return (
-            f"Row {number:,} has a value in column {column_name(width)}, past the "
+            f"Row {number:,} has a value in column {column_letters(width)}, past the "
             f"{self._limits.max_columns:,} columns a row may have. Delete the extra "
             "columns and upload again."
         )
@@ -445,11 +446,3 @@ def _column(letters: str) -> int:
             found = found * 26 + ord(letter) - 64
         _LETTERS[letters] = found
     return found
-
-
-def column_name(number: int) -> str:
-    letters = ""
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters

@@ -316,6 +316,10 @@ class ExternalIdCodec(_TextCell):
         return value
 
 
+GRADES = ("PK", "K", *(str(grade) for grade in range(1, 13)))
+"""Every grade as `GradeCodec` stores and writes it, youngest first."""
+
+
 def _grade_aliases() -> dict[str, str]:
     aliases = {
         alias: "PK"

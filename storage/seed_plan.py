@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from schemas.codecs import GRADES
 from schemas.products import Product
 from storage.seed_names import (
     ELEMENTARY_SUBJECTS,
@@ -23,7 +24,6 @@ from storage.seed_names import (
     ascii_slug,
 )
 
-GRADES = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 ELEMENTARY, MIDDLE, HIGH = GRADES[:7], GRADES[7:10], GRADES[10:]
 CLASS_SIZE = 25
 STUDENTS_PER_SCHOOL = 500

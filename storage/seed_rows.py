@@ -13,9 +13,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from schemas.codecs import GRADES
 from schemas.products import PRODUCT_SETTINGS, SESSION_TIME_DEFAULT, Product
 from storage.seed_names import FIRST_NAMES, HOME_LANGUAGES, LAST_NAMES, RACES, ascii_slug
-from storage.seed_plan import GRADES, Plan
+from storage.seed_plan import Plan
 
 Row = tuple[object, ...]
 

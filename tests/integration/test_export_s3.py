@@ -20,7 +20,10 @@ from tests import factories
 
 
 def export_students(
-    sessions: sessionmaker[Session], store: ObjectStore, roster: factories.SmallDistrict
+    sessions: sessionmaker[Session],
+    store: ObjectStore,
+    roster: factories.SmallDistrict,
+    file_format: str = "csv",
 ) -> Job:
     ctx = JobContext(sessions=sessions, store=store, batch_rows=3, link_ttl=600)
     request = ExportRequest(
@@ -28,6 +31,7 @@ def export_students(
         username=roster.district_admin.username,
         entity="students",
         columns=None,
+        format=file_format,
     )
     with unit_of_work(sessions) as session:
         job_id = submit_export(session, request).id

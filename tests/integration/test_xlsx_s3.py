@@ -13,32 +13,17 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.export import run_export
 from jobs.imports import run_import
 from jobs.lifecycle import JobContext, run_job
-from jobs.requests import ExportRequest, submit_export
 from jobs.views import job_object
 from storage.db import make_engine, session_factory, unit_of_work
 from storage.models import Job
 from storage.s3 import S3Store
 from tests import factories
 from tests.importing import submit
+from tests.integration.test_export_s3 import export_students
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def export_workbook(ctx: JobContext, roster: factories.SmallDistrict) -> Job:
-    request = ExportRequest(
-        district=str(roster.district.id),
-        username=roster.district_admin.username,
-        entity="students",
-        columns=None,
-        format="xlsx",
-    )
-    with unit_of_work(ctx.sessions) as session:
-        job_id = submit_export(session, request).id
-    run_job(ctx, job_id, run_export)
-    return finished_job(ctx.sessions, job_id)
 
 
 def finished_job(sessions: sessionmaker[Session], job_id: str) -> Job:
@@ -57,7 +42,7 @@ def test_an_xlsx_export_downloads_from_s3_and_imports_back_unchanged(
     with unit_of_work(sessions) as session:
         roster = factories.small_district(session)
     ctx = JobContext(sessions=sessions, store=s3_store, batch_rows=3, link_ttl=600)
-    exported = export_workbook(ctx, roster)
+    exported = export_students(sessions, s3_store, roster, "xlsx")
 
     # when the teacher downloads it through the presigned link
     link = job_object(exported, s3_store, link_ttl=600)["result_url"]
